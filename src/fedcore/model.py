@@ -1,0 +1,168 @@
+"""The domain's values: frozen attrs classes over normalised UUIDs and Waldur's enums.
+
+These mirror only what federation needs. Wire formats live in the adapters, which build these values
+through their own ``to_domain`` functions; nothing here knows about JSON or HTTP.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import TypeAlias
+
+from attrs import field, frozen
+
+from fedcore.enums import OfferingUserState, OrderState, OrderType, ResourceState
+from fedcore.ids import Uuid, normalize_uuid, optional_uuid
+
+JsonValue: TypeAlias = "str | int | float | bool | list[JsonValue] | dict[str, JsonValue] | None"
+"""A JSON value: what Waldur's open ``attributes`` objects may hold."""
+
+
+def _limits(value: Mapping[str, int]) -> Mapping[str, int]:
+    return dict(value)
+
+
+def _attrs(value: Mapping[str, JsonValue]) -> Mapping[str, JsonValue]:
+    return dict(value)
+
+
+@frozen
+class Order:
+    """A marketplace order, on A or on B.
+
+    ``resource_uuid`` is Waldur's ``marketplace_resource_uuid`` (known as soon as the order exists).
+    ``backend_id`` on an A order holds the linked B order's UUID once fedcore has recorded it.
+    ``key`` is the idempotency key fedcore stamped on a B order it created ("" elsewhere).
+    """
+
+    uuid: Uuid = field(converter=normalize_uuid)
+    type: OrderType
+    state: OrderState
+    offering_uuid: Uuid = field(converter=normalize_uuid)
+    project_uuid: Uuid = field(converter=normalize_uuid)
+    customer_uuid: Uuid = field(converter=normalize_uuid)
+    resource_uuid: Uuid | None = field(default=None, converter=optional_uuid)
+    limits: Mapping[str, int] = field(factory=dict, converter=_limits)
+    attributes: Mapping[str, JsonValue] = field(factory=dict, converter=_attrs)
+    backend_id: str = ""
+    error_message: str = ""
+    resource_name: str = ""
+    project_name: str = ""
+    project_description: str = ""
+    customer_name: str = ""
+    key: str = ""
+    created: dt.datetime | None = None
+    modified: dt.datetime | None = None
+
+
+@frozen
+class Resource:
+    """A marketplace resource. On A, ``backend_id`` holds the linked B resource's UUID once recorded."""
+
+    uuid: Uuid = field(converter=normalize_uuid)
+    state: ResourceState
+    offering_uuid: Uuid = field(converter=normalize_uuid)
+    project_uuid: Uuid = field(converter=normalize_uuid)
+    name: str = ""
+    backend_id: str = ""
+    limits: Mapping[str, int] = field(factory=dict, converter=_limits)
+    end_date: dt.date | None = None
+
+
+@frozen
+class ProjectKey:
+    """Identifies an A project on B: B's project ``backend_id`` is ``<A customer uuid>_<A project uuid>``."""
+
+    customer_uuid: Uuid = field(converter=normalize_uuid)
+    project_uuid: Uuid = field(converter=normalize_uuid)
+
+    @property
+    def backend_id(self) -> str:
+        """The exact string stored in (and looked up by) B's project ``backend_id``."""
+        return f"{self.customer_uuid}_{self.project_uuid}"
+
+
+@frozen
+class Project:
+    """A project on B (or A)."""
+
+    uuid: Uuid = field(converter=normalize_uuid)
+    name: str
+    customer_uuid: Uuid = field(converter=normalize_uuid)
+    backend_id: str = ""
+    description: str = ""
+
+
+@frozen
+class UserIdentity:
+    """A person as one Waldur knows them. ``username`` is the CUID in federated deployments."""
+
+    uuid: Uuid = field(converter=normalize_uuid)
+    username: str
+    email: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    organization: str = ""
+    civil_number: str = ""
+    affiliations: tuple[str, ...] = field(default=(), converter=tuple)
+
+
+@frozen
+class Member:
+    """One role of one user in a project (a ``list_users``/``team`` row reduced to what matters)."""
+
+    user: UserIdentity
+    role: str
+
+
+@frozen
+class OfferingUser:
+    """A marketplace offering user: a user's account on one offering.
+
+    ``user_username`` is the user's CUID; ``username`` the offering-local account name (None when unset).
+    """
+
+    uuid: Uuid = field(converter=normalize_uuid)
+    user_uuid: Uuid = field(converter=normalize_uuid)
+    user_username: str
+    offering_uuid: Uuid = field(converter=normalize_uuid)
+    state: OfferingUserState
+    username: str | None = None
+    is_restricted: bool = False
+
+
+@frozen
+class ComponentMapping:
+    """How one A component maps onto B components: ``targets`` is B component -> factor.
+
+    B value = A value x factor. An empty ``targets`` means passthrough (same name, factor 1).
+    """
+
+    source: str
+    targets: Mapping[str, Decimal] = field(factory=dict, converter=dict)
+
+    @property
+    def is_passthrough(self) -> bool:
+        """True when the component is forwarded unchanged under its own name."""
+        return not self.targets
+
+
+@frozen
+class UserUsage:
+    """One user's usage of one component in a billing period."""
+
+    component: str
+    username: str
+    amount: Decimal
+
+
+@frozen
+class ResourceUsage:
+    """A resource's usage in one billing period: totals per component and the per-user split."""
+
+    resource_uuid: Uuid = field(converter=normalize_uuid)
+    billing_period: dt.date
+    totals: Mapping[str, Decimal] = field(factory=dict, converter=dict)
+    per_user: tuple[UserUsage, ...] = field(default=(), converter=tuple)
