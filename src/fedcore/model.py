@@ -28,6 +28,10 @@ def _attrs(value: Mapping[str, JsonValue]) -> Mapping[str, JsonValue]:
     return dict(value)
 
 
+def _decimals(value: Mapping[str, Decimal]) -> Mapping[str, Decimal]:
+    return dict(value)
+
+
 @frozen
 class Order:
     """A marketplace order, on A or on B.
@@ -141,7 +145,7 @@ class ComponentMapping:
     """
 
     source: str
-    targets: Mapping[str, Decimal] = field(factory=dict, converter=dict)
+    targets: Mapping[str, Decimal] = field(factory=dict, converter=_decimals)
 
     @property
     def is_passthrough(self) -> bool:
@@ -164,5 +168,5 @@ class ResourceUsage:
 
     resource_uuid: Uuid = field(converter=normalize_uuid)
     billing_period: dt.date
-    totals: Mapping[str, Decimal] = field(factory=dict, converter=dict)
+    totals: Mapping[str, Decimal] = field(factory=dict, converter=_decimals)
     per_user: tuple[UserUsage, ...] = field(default=(), converter=tuple)
