@@ -7,7 +7,7 @@ through their own ``to_domain`` functions; nothing here knows about JSON or HTTP
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import TypeAlias
 
@@ -20,11 +20,23 @@ JsonValue: TypeAlias = "str | int | float | bool | list[JsonValue] | dict[str, J
 """A JSON value: what Waldur's open ``attributes`` objects may hold."""
 
 
-def _limits(value: Mapping[str, int]) -> Mapping[str, int]:
+def int_map(value: Mapping[str, int]) -> Mapping[str, int]:
+    """Converter for attrs fields holding a component -> integer map (copies, so callers cannot mutate it)."""
     return dict(value)
 
 
-def _attrs(value: Mapping[str, JsonValue]) -> Mapping[str, JsonValue]:
+def json_map(value: Mapping[str, JsonValue]) -> Mapping[str, JsonValue]:
+    """Converter for attrs fields holding an open JSON object (copies it)."""
+    return dict(value)
+
+
+def str_tuple(value: Iterable[str]) -> tuple[str, ...]:
+    """Converter for attrs fields holding a tuple of strings (typed, so mypy accepts any iterable of str)."""
+    return tuple(value)
+
+
+def decimal_map(value: Mapping[str, Decimal]) -> Mapping[str, Decimal]:
+    """Converter for attrs fields holding a component -> Decimal map (copies it)."""
     return dict(value)
 
 
@@ -48,8 +60,8 @@ class Order:
     project_uuid: Uuid = field(converter=normalize_uuid)
     customer_uuid: Uuid = field(converter=normalize_uuid)
     resource_uuid: Uuid | None = field(default=None, converter=optional_uuid)
-    limits: Mapping[str, int] = field(factory=dict, converter=_limits)
-    attributes: Mapping[str, JsonValue] = field(factory=dict, converter=_attrs)
+    limits: Mapping[str, int] = field(factory=dict, converter=int_map)
+    attributes: Mapping[str, JsonValue] = field(factory=dict, converter=json_map)
     backend_id: str = ""
     error_message: str = ""
     resource_name: str = ""
@@ -71,7 +83,7 @@ class Resource:
     project_uuid: Uuid = field(converter=normalize_uuid)
     name: str = ""
     backend_id: str = ""
-    limits: Mapping[str, int] = field(factory=dict, converter=_limits)
+    limits: Mapping[str, int] = field(factory=dict, converter=int_map)
     end_date: dt.date | None = None
 
 
@@ -110,7 +122,7 @@ class UserIdentity:
     last_name: str = ""
     organization: str = ""
     civil_number: str = ""
-    affiliations: tuple[str, ...] = field(default=(), converter=tuple)
+    affiliations: tuple[str, ...] = field(default=(), converter=str_tuple)
 
 
 @frozen
@@ -145,7 +157,7 @@ class ComponentMapping:
     """
 
     source: str
-    targets: Mapping[str, Decimal] = field(factory=dict, converter=_decimals)
+    targets: Mapping[str, Decimal] = field(factory=dict, converter=decimal_map)
 
     @property
     def is_passthrough(self) -> bool:
@@ -162,11 +174,15 @@ class UserUsage:
     amount: Decimal
 
 
+def _user_usages(value: Iterable[UserUsage]) -> tuple[UserUsage, ...]:
+    return tuple(value)
+
+
 @frozen
 class ResourceUsage:
     """A resource's usage in one billing period: totals per component and the per-user split."""
 
     resource_uuid: Uuid = field(converter=normalize_uuid)
     billing_period: dt.date
-    totals: Mapping[str, Decimal] = field(factory=dict, converter=_decimals)
-    per_user: tuple[UserUsage, ...] = field(default=(), converter=tuple)
+    totals: Mapping[str, Decimal] = field(factory=dict, converter=decimal_map)
+    per_user: tuple[UserUsage, ...] = field(default=(), converter=_user_usages)

@@ -13,7 +13,7 @@ from typing import Protocol
 from attrs import field, frozen
 
 from fedcore.ids import Uuid, normalize_uuid
-from fedcore.model import JsonValue, Member, Order, Project, ProjectKey, Resource
+from fedcore.model import JsonValue, Member, Order, Project, ProjectKey, Resource, int_map, json_map
 
 
 class SourceOrders(Protocol):
@@ -54,8 +54,8 @@ class NewOrder:
 
     project_uuid: Uuid = field(converter=normalize_uuid)
     key: str
-    limits: Mapping[str, int] = field(factory=dict, converter=dict)
-    attributes: Mapping[str, JsonValue] = field(factory=dict, converter=dict)
+    limits: Mapping[str, int] = field(factory=dict, converter=int_map)
+    attributes: Mapping[str, JsonValue] = field(factory=dict, converter=json_map)
 
 
 class TargetProjects(Protocol):

@@ -1,0 +1,393 @@
+"""In-memory Waldur A and Waldur B for the order lifecycle, keeping Waldur's rules.
+
+:class:`MemorySource` is A as fedcore's offering sees it (implements :class:`fedcore.ports.SourceOrders`);
+:class:`MemoryTarget` is B (implements :class:`fedcore.ports.TargetOrders` and :class:`fedcore.ports.TargetProjects`).
+They enforce what Waldur enforces (approve only pending-provider orders, complete only executing ones, update or
+terminate only resources in a state that allows it, unique project roles), move resources with their orders, and
+let tests act as the users of A and as B's own service provider, inject faults, and inspect everything.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Collection, Mapping, Sequence
+
+from attrs import evolve
+
+from adapters.memory.faults import Faults
+from fedcore.enums import OrderState, OrderType, ResourceState
+from fedcore.errors import Conflict, NotFound, PermanentError
+from fedcore.ids import Uuid
+from fedcore.model import Member, Order, Project, ProjectKey, Resource, UserIdentity
+from fedcore.ports.orders import NewOrder
+
+_RESOURCE_AFTER_DONE = {
+    OrderType.CREATE: ResourceState.OK,
+    OrderType.UPDATE: ResourceState.OK,
+    OrderType.TERMINATE: ResourceState.TERMINATED,
+}
+
+
+class UuidSource:
+    """Deterministic UUIDs for fakes (``prefix`` keeps A's and B's apart when reading test output)."""
+
+    def __init__(self, prefix: int) -> None:
+        self._prefix = prefix
+        self._counter = itertools.count(1)
+
+    def __call__(self) -> Uuid:
+        return Uuid(f"{self._prefix:08x}{next(self._counter):024x}")
+
+
+class _Marketplace:
+    """Orders and resources of one offering, with resources following their orders."""
+
+    def __init__(self, side: str, offering_uuid: Uuid, faults: Faults | None, uuid_prefix: int) -> None:
+        self.side = side
+        self.offering_uuid = offering_uuid
+        self.faults = faults or Faults()
+        self.new_uuid = UuidSource(uuid_prefix)
+        self.orders: dict[Uuid, Order] = {}
+        self.resources: dict[Uuid, Resource] = {}
+
+    def _call(self, method: str) -> None:
+        self.faults.before(self.side, method)
+
+    def _done(self, method: str, *, write: bool = True) -> None:
+        self.faults.after(self.side, method, write=write)
+
+    def order(self, uuid: Uuid) -> Order:
+        """The order, or NotFound."""
+        try:
+            return self.orders[uuid]
+        except KeyError:
+            raise NotFound(f"order {uuid} not found", where=self.side, status=404) from None
+
+    def resource(self, uuid: Uuid) -> Resource:
+        """The resource, or NotFound."""
+        try:
+            return self.resources[uuid]
+        except KeyError:
+            raise NotFound(f"resource {uuid} not found", where=self.side, status=404) from None
+
+    def _set_order(self, order: Order, **changes: object) -> Order:
+        updated = evolve(order, **changes)  # type: ignore[arg-type]
+        self.orders[order.uuid] = updated
+        return updated
+
+    def _set_resource(self, resource: Resource, **changes: object) -> Resource:
+        updated = evolve(resource, **changes)  # type: ignore[arg-type]
+        self.resources[resource.uuid] = updated
+        return updated
+
+    def _open_order_for(self, resource_uuid: Uuid) -> Order | None:
+        return next(
+            (o for o in self.orders.values() if o.resource_uuid == resource_uuid and not o.state.is_terminal), None
+        )
+
+    def _new_order(
+        self, type_: OrderType, project: Project | Resource, customer_uuid: Uuid, resource_uuid: Uuid, **fields: object
+    ) -> Order:
+        order = Order(
+            uuid=self.new_uuid(),
+            type=type_,
+            state=OrderState.PENDING_PROVIDER,
+            offering_uuid=self.offering_uuid,
+            project_uuid=project.project_uuid if isinstance(project, Resource) else project.uuid,
+            customer_uuid=customer_uuid,
+            resource_uuid=resource_uuid,
+            **fields,  # type: ignore[arg-type]
+        )
+        self.orders[order.uuid] = order
+        return order
+
+    def _finish_order(self, order: Order, state: OrderState, message: str = "") -> Order:
+        """Move an order to a terminal state and its resource with it, as Waldur does."""
+        if order.state.is_terminal:
+            raise Conflict(f"order {order.uuid} is already {order.state}", where=self.side, status=409)
+        finished = self._set_order(order, state=state, error_message=message)
+        resource = self.resources.get(order.resource_uuid) if order.resource_uuid else None
+        if resource is None:
+            return finished
+        if state == OrderState.DONE:
+            changes: dict[str, object] = {"state": _RESOURCE_AFTER_DONE.get(order.type, ResourceState.OK)}
+            if order.type in (OrderType.CREATE, OrderType.UPDATE):
+                changes["limits"] = order.limits
+            self._set_resource(resource, **changes)
+        elif order.type == OrderType.CREATE:
+            self._set_resource(resource, state=ResourceState.ERRED)
+        elif resource.state in (ResourceState.UPDATING, ResourceState.TERMINATING):
+            self._set_resource(resource, state=ResourceState.OK)
+        return finished
+
+
+class MemorySource(_Marketplace):
+    """Waldur A, seen by the service provider of one offering. Tests play A's users through ``order_*``."""
+
+    def __init__(self, offering_uuid: Uuid, *, faults: Faults | None = None) -> None:
+        super().__init__("A", offering_uuid, faults, uuid_prefix=0xA)
+        self.projects: dict[Uuid, Project] = {}
+
+    # -- what A's users do (test helpers) ---------------------------------------------------------------------
+
+    def add_project(self, name: str = "", customer_uuid: Uuid | None = None) -> Project:
+        """Create an A project (its customer is made up when not given)."""
+        uuid = self.new_uuid()
+        project = Project(uuid, name or f"project {uuid[-4:]}", customer_uuid or self.new_uuid())
+        self.projects[uuid] = project
+        return project
+
+    def order_create(self, project: Project, limits: Mapping[str, int], *, name: str = "res") -> Order:
+        """A user orders a new resource: a Creating resource and a pending-provider Create order."""
+        resource = Resource(self.new_uuid(), ResourceState.CREATING, self.offering_uuid, project.uuid, name=name)
+        self.resources[resource.uuid] = resource
+        return self._new_order(
+            OrderType.CREATE, project, project.customer_uuid, resource.uuid,
+            limits=limits, attributes={"name": name}, resource_name=name, project_name=project.name,
+        )
+
+    def order_change(
+        self, resource_uuid: Uuid, type_: OrderType, limits: Mapping[str, int] | None = None, *, shadow: bool = False
+    ) -> Order:
+        """A user updates or terminates a resource. ``shadow`` reproduces Waldur's shadow resource: the order then
+        points at a new, nameless resource with an empty ``backend_id`` instead of the real one."""
+        resource = self.resource(resource_uuid)
+        if resource.state not in (ResourceState.OK, ResourceState.ERRED) or self._open_order_for(resource_uuid):
+            raise Conflict(f"resource {resource_uuid} is {resource.state} or has an order in progress", where="A")
+        project = self.projects[resource.project_uuid]
+        target = resource.uuid
+        if shadow:
+            ghost = Resource(self.new_uuid(), ResourceState.OK, self.offering_uuid, resource.project_uuid)
+            self.resources[ghost.uuid] = ghost
+            target = ghost.uuid
+        self._set_resource(resource, state=ResourceState.UPDATING if type_ == OrderType.UPDATE else resource.state)
+        return self._new_order(
+            type_, project, project.customer_uuid, target,
+            limits=limits or {}, resource_name="" if shadow else resource.name, project_name=project.name,
+        )
+
+    # -- SourceOrders ----------------------------------------------------------------------------------------
+
+    def list_open_orders(self) -> Sequence[Order]:
+        """Pending-provider and executing orders of the offering."""
+        self._call("list_open_orders")
+        open_states = (OrderState.PENDING_PROVIDER, OrderState.EXECUTING)
+        found = [o for o in self.orders.values() if o.state in open_states]
+        self._done("list_open_orders", write=False)
+        return found
+
+    def list_project_resources(self, project_uuid: Uuid) -> Sequence[Resource]:
+        """The offering's resources in one project."""
+        self._call("list_project_resources")
+        found = [r for r in self.resources.values() if r.project_uuid == project_uuid]
+        self._done("list_project_resources", write=False)
+        return found
+
+    def approve(self, order_uuid: Uuid) -> None:
+        """approve_by_provider: pending-provider -> executing, else 409."""
+        self._call("approve")
+        order = self.order(order_uuid)
+        if order.state != OrderState.PENDING_PROVIDER:
+            raise Conflict(f"Valid states for operation: pending-provider (order is {order.state})", where="A")
+        self._set_order(order, state=OrderState.EXECUTING)
+        self._done("approve")
+
+    def set_resource_backend_id(self, resource_uuid: Uuid, backend_id: str) -> None:
+        """set_backend_id on the provider resource."""
+        self._call("set_resource_backend_id")
+        self._set_resource(self.resource(resource_uuid), backend_id=backend_id)
+        self._done("set_resource_backend_id")
+
+    def set_order_backend_id(self, order_uuid: Uuid, backend_id: str) -> None:
+        """set_backend_id on the order."""
+        self._call("set_order_backend_id")
+        self._set_order(self.order(order_uuid), backend_id=backend_id)
+        self._done("set_order_backend_id")
+
+    def complete(self, order_uuid: Uuid) -> None:
+        """set_state_done: executing only, else 409."""
+        self._call("complete")
+        order = self.order(order_uuid)
+        if order.state != OrderState.EXECUTING:
+            raise Conflict(f"Valid states for operation: executing (order is {order.state})", where="A")
+        self._finish_order(order, OrderState.DONE)
+        self._done("complete")
+
+    def fail(self, order_uuid: Uuid, message: str) -> None:
+        """set_state_erred (allowed from any state, as in Waldur)."""
+        self._call("fail")
+        order = self.order(order_uuid)
+        if order.state.is_terminal:
+            self._set_order(order, state=OrderState.ERRED, error_message=message)
+        else:
+            self._finish_order(order, OrderState.ERRED, message)
+        self._done("fail")
+
+
+class MemoryTarget(_Marketplace):
+    """Waldur B under fedcore's customer. Tests play B's service provider through ``provider_*``."""
+
+    def __init__(
+        self,
+        offering_uuid: Uuid,
+        customer_uuid: Uuid,
+        *,
+        components: Collection[str] | None = None,
+        faults: Faults | None = None,
+    ) -> None:
+        super().__init__("B", offering_uuid, faults, uuid_prefix=0xB)
+        self.customer_uuid = customer_uuid
+        self.components = frozenset(components) if components is not None else None
+        self.projects: dict[Uuid, Project] = {}
+        self.members: dict[Uuid, list[Member]] = {}
+        self.users: dict[Uuid, UserIdentity] = {}
+
+    # -- B's service provider (test helpers) ----------------------------------------------------------------
+
+    def provider_approve(self, order_uuid: Uuid) -> None:
+        """B's provider approves: pending-provider -> executing."""
+        order = self.order(order_uuid)
+        if order.state != OrderState.PENDING_PROVIDER:
+            raise Conflict(f"order {order_uuid} is {order.state}", where="B")
+        self._set_order(order, state=OrderState.EXECUTING)
+
+    def provider_finish(self, order_uuid: Uuid, state: OrderState, message: str = "") -> None:
+        """B's provider takes the order to done, erred, canceled or rejected (approving first where needed)."""
+        if state not in (OrderState.DONE, OrderState.ERRED, OrderState.CANCELED, OrderState.REJECTED):
+            raise ValueError(f"not a terminal state: {state}")
+        self._finish_order(self.order(order_uuid), state, message)
+
+    def orders_with_key(self, key: str) -> list[Order]:
+        """Every B order stamped with ``key`` (more than one would be a duplicate)."""
+        return [o for o in self.orders.values() if o.key == key]
+
+    def projects_with_key(self, key: ProjectKey) -> list[Project]:
+        """Every B project mirroring ``key`` (more than one would be a duplicate)."""
+        return [p for p in self.projects.values() if p.backend_id == key.backend_id]
+
+    def open_orders(self) -> list[Order]:
+        """B orders not yet terminal."""
+        return [o for o in self.orders.values() if not o.state.is_terminal]
+
+    # -- TargetProjects -------------------------------------------------------------------------------------
+
+    def find_project(self, key: ProjectKey) -> Project | None:
+        """The project whose backend_id is exactly the key's."""
+        self._call("find_project")
+        found = next((p for p in self.projects.values() if p.backend_id == key.backend_id), None)
+        self._done("find_project", write=False)
+        return found
+
+    def create_project(self, key: ProjectKey, name: str, description: str) -> Project:
+        """Create a project under fedcore's customer (Waldur allows duplicates: the caller must look first)."""
+        self._call("create_project")
+        if not name:
+            raise PermanentError('{"name": ["This field may not be blank."]}', where="B", status=400)
+        project = Project(self.new_uuid(), name, self.customer_uuid, key.backend_id, description)
+        self.projects[project.uuid] = project
+        self.members[project.uuid] = []
+        self._done("create_project")
+        return project
+
+    def list_members(self, project_uuid: Uuid) -> Sequence[Member]:
+        """Every role of every user in the project."""
+        self._call("list_members")
+        members = list(self._members_of(project_uuid))
+        self._done("list_members", write=False)
+        return members
+
+    def add_member(self, project_uuid: Uuid, user_uuid: Uuid, role: str) -> None:
+        """Grant a role; 400 when the user already has it, as Waldur answers."""
+        self._call("add_member")
+        members = self._members_of(project_uuid)
+        if any(m.user.uuid == user_uuid and m.role == role for m in members):
+            raise PermanentError("User has already the same role in this scope.", where="B", status=400)
+        user = self.users.get(user_uuid) or UserIdentity(user_uuid, username=f"user-{user_uuid[-6:]}")
+        members.append(Member(user, role))
+        self._done("add_member")
+
+    def remove_member(self, project_uuid: Uuid, user_uuid: Uuid, role: str) -> None:
+        """Revoke a role; 400 when the user does not have it."""
+        self._call("remove_member")
+        members = self._members_of(project_uuid)
+        match = next((m for m in members if m.user.uuid == user_uuid and m.role == role), None)
+        if match is None:
+            raise PermanentError("User does not have this role in this scope.", where="B", status=400)
+        members.remove(match)
+        self._done("remove_member")
+
+    def _members_of(self, project_uuid: Uuid) -> list[Member]:
+        if project_uuid not in self.projects:
+            raise NotFound(f"project {project_uuid} not found", where="B", status=404)
+        return self.members.setdefault(project_uuid, [])
+
+    # -- TargetOrders ---------------------------------------------------------------------------------------
+
+    def create_order(self, order: NewOrder) -> Order:
+        """A Create order in the project: a Creating resource and a pending-provider order."""
+        self._call("create_order")
+        project = self.projects.get(order.project_uuid)
+        if project is None:
+            raise PermanentError(f'{{"project": ["Invalid project {order.project_uuid}."]}}', where="B", status=400)
+        unknown = sorted(set(order.limits) - self.components) if self.components is not None else []
+        if unknown:
+            raise PermanentError(f'{{"limits": ["Unknown components: {", ".join(unknown)}"]}}', where="B", status=400)
+        name = str(order.attributes.get("name", ""))
+        resource = Resource(self.new_uuid(), ResourceState.CREATING, self.offering_uuid, project.uuid, name=name)
+        self.resources[resource.uuid] = resource
+        created = self._new_order(
+            OrderType.CREATE, project, self.customer_uuid, resource.uuid,
+            limits=order.limits, attributes=order.attributes, key=order.key, resource_name=name,
+        )
+        self._done("create_order")
+        return created
+
+    def request_update(self, resource_uuid: Uuid, limits: Mapping[str, int], key: str) -> Uuid:
+        """update_limits: needs an OK resource without an order in progress, else 409."""
+        self._call("request_update")
+        resource = self._changeable(resource_uuid, (ResourceState.OK,))
+        self._set_resource(resource, state=ResourceState.UPDATING)
+        order = self._new_order(OrderType.UPDATE, resource, self.customer_uuid, resource.uuid, limits=limits, key=key)
+        self._done("request_update")
+        return order.uuid
+
+    def request_termination(self, resource_uuid: Uuid, key: str) -> Uuid:
+        """terminate: needs an OK or Erred resource without an order in progress, else 409."""
+        self._call("request_termination")
+        resource = self._changeable(resource_uuid, (ResourceState.OK, ResourceState.ERRED))
+        self._set_resource(resource, state=ResourceState.TERMINATING)
+        order = self._new_order(OrderType.TERMINATE, resource, self.customer_uuid, resource.uuid, key=key)
+        self._done("request_termination")
+        return order.uuid
+
+    def _changeable(self, resource_uuid: Uuid, states: tuple[ResourceState, ...]) -> Resource:
+        resource = self.resource(resource_uuid)
+        if resource.state not in states or self._open_order_for(resource_uuid):
+            valid = ", ".join(states)
+            raise Conflict(f"Valid states for operation: {valid} (resource is {resource.state})", where="B", status=409)
+        return resource
+
+    def find_orders(self, project_uuid: Uuid, keys: Collection[str]) -> Mapping[str, Order]:
+        """Orders of the project stamped with one of ``keys``; the newest per key."""
+        self._call("find_orders")
+        wanted = set(keys)
+        found: dict[str, Order] = {}
+        for order in self.orders.values():  # insertion order = creation order, so later ones win
+            if order.project_uuid == project_uuid and order.key in wanted:
+                found[order.key] = order
+        self._done("find_orders", write=False)
+        return found
+
+    def get_orders(self, order_uuids: Collection[Uuid]) -> Mapping[Uuid, Order]:
+        """The orders that exist among ``order_uuids``."""
+        self._call("get_orders")
+        found = {u: self.orders[u] for u in order_uuids if u in self.orders}
+        self._done("get_orders", write=False)
+        return found
+
+    def get_resource(self, resource_uuid: Uuid) -> Resource:
+        """The resource, or NotFound."""
+        self._call("get_resource")
+        resource = self.resource(resource_uuid)
+        self._done("get_resource", write=False)
+        return resource

@@ -1,0 +1,316 @@
+"""The order service against the in-memory Waldurs: every path of the lifecycle, with outcomes asserted on state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pytest
+from attrs import evolve
+
+from adapters.memory.faults import Crash, Faults
+from adapters.memory.orders import MemorySource, MemoryTarget
+from fedcore.enums import OrderState, OrderType, ResourceState
+from fedcore.ids import Uuid
+from fedcore.lifecycle import idempotency_key
+from fedcore.model import ProjectKey
+from fedcore.ports.orders import SourceOrders, TargetOrders, TargetProjects
+from fedcore.services.orders import OrderProcessor
+
+pytestmark = pytest.mark.unit
+
+A_OFFERING = Uuid("a" * 32)
+B_OFFERING = Uuid("b" * 32)
+B_CUSTOMER = Uuid("c" * 32)
+
+
+class Times:
+    """A x``factor`` converter for the ``cpu`` component; any other component is unknown."""
+
+    def __init__(self, factor: int = 2) -> None:
+        self.factor = factor
+
+    def limits_to_target(self, a_limits: Mapping[str, int]) -> dict[str, int]:
+        unknown = sorted(set(a_limits) - {"cpu"})
+        if unknown:
+            raise ValueError(f"component {unknown[0]!r} is not configured")
+        return {"cpu_b": a_limits["cpu"] * self.factor} if "cpu" in a_limits else {}
+
+
+class World:
+    """A, B, the shared fault plan and a processor factory (a new processor = the agent restarted)."""
+
+    def __init__(self) -> None:
+        self.faults = Faults()
+        self.a = MemorySource(A_OFFERING, faults=self.faults)
+        self.b = MemoryTarget(B_OFFERING, B_CUSTOMER, components={"cpu_b"}, faults=self.faults)
+        self.project = self.a.add_project("physics")
+
+    def agent(self) -> OrderProcessor:
+        return OrderProcessor(self.a, self.b, self.b, Times(), passthrough_attributes=("purpose",))
+
+    def run(self) -> None:
+        self.agent().run_pass()
+
+    def b_order_for(self, a_order: Uuid) -> Uuid:
+        [order] = self.b.orders_with_key(idempotency_key(a_order))
+        return order.uuid
+
+    def create_done(self, cpu: int = 10) -> Uuid:
+        """A Create order taken all the way to done; returns the A resource."""
+        order = self.a.order_create(self.project, {"cpu": cpu})
+        self.run()
+        self.b.provider_finish(self.b_order_for(order.uuid), OrderState.DONE)
+        self.run()
+        assert self.a.orders[order.uuid].state == OrderState.DONE
+        assert order.resource_uuid is not None
+        return order.resource_uuid
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def test_fakes_satisfy_the_ports() -> None:
+    faults = Faults()
+    source: SourceOrders = MemorySource(A_OFFERING, faults=faults)
+    target: TargetOrders = MemoryTarget(B_OFFERING, B_CUSTOMER, faults=faults)
+    projects: TargetProjects = MemoryTarget(B_OFFERING, B_CUSTOMER, faults=faults)
+    assert source is not None
+    assert target is not None
+    assert projects is not None
+
+
+def test_create_goes_through_b_and_links_both_sides(world: World) -> None:
+    order = world.a.order_create(world.project, {"cpu": 5}, name="sim")
+    report = world.agent().run_pass()
+    assert report.count("waiting") == 1
+    a_order = world.a.orders[order.uuid]
+    assert a_order.state == OrderState.EXECUTING
+    [b_order] = world.b.orders_with_key(idempotency_key(order.uuid))
+    assert b_order.limits == {"cpu_b": 10}
+    assert b_order.attributes["name"] == "sim"
+    assert a_order.backend_id == b_order.uuid
+    assert order.resource_uuid is not None
+    assert world.a.resources[order.resource_uuid].backend_id == b_order.resource_uuid
+    [project] = world.b.projects_with_key(ProjectKey(world.project.customer_uuid, world.project.uuid))
+    assert project.name == "physics"
+
+    world.b.provider_finish(b_order.uuid, OrderState.DONE)
+    report = world.agent().run_pass()
+    assert report.count("completed") == 1
+    assert world.a.orders[order.uuid].state == OrderState.DONE
+    assert world.a.resources[order.resource_uuid].state == ResourceState.OK
+
+
+def test_create_costs_at_most_eight_calls_besides_the_listing(world: World) -> None:
+    order = world.a.order_create(world.project, {"cpu": 1})
+    world.faults.reset_counts()
+    world.run()
+    world.b.provider_finish(world.b_order_for(order.uuid), OrderState.DONE)
+    world.run()
+    listings = world.faults.calls["A.list_open_orders"]
+    assert listings == 2
+    assert sum(world.faults.calls.values()) - listings <= 8, dict(world.faults.calls)
+    assert world.a.orders[order.uuid].state == OrderState.DONE
+
+
+def test_idle_pass_costs_one_call(world: World) -> None:
+    world.create_done()
+    world.faults.reset_counts()
+    world.run()
+    assert sum(world.faults.calls.values()) == 1
+
+
+def test_second_order_in_a_project_reuses_the_b_project(world: World) -> None:
+    world.create_done()
+    world.a.order_create(world.project, {"cpu": 2})
+    world.run()
+    assert len(world.b.projects) == 1
+
+
+@pytest.mark.parametrize("outcome", [OrderState.ERRED, OrderState.REJECTED, OrderState.CANCELED])
+def test_b_failure_fails_the_a_order_with_bs_reason(world: World, outcome: OrderState) -> None:
+    order = world.a.order_create(world.project, {"cpu": 3})
+    world.run()
+    world.b.provider_finish(world.b_order_for(order.uuid), outcome, "quota exceeded on cluster")
+    world.run()
+    a_order = world.a.orders[order.uuid]
+    assert a_order.state == OrderState.ERRED
+    assert "quota exceeded on cluster" in a_order.error_message
+    assert str(outcome) in a_order.error_message
+
+
+def test_transient_faults_never_fail_an_order(world: World) -> None:
+    order = world.a.order_create(world.project, {"cpu": 3})
+    for method in ("approve", "find_project", "create_project", "create_order", "set_resource_backend_id"):
+        world.faults.fail_next(method)
+        report = world.agent().run_pass()
+        assert report.count("retrying") == 1
+        assert world.a.orders[order.uuid].state != OrderState.ERRED
+    world.run()
+    world.b.provider_finish(world.b_order_for(order.uuid), OrderState.DONE)
+    world.faults.fail_next("get_orders")
+    world.run()
+    assert world.a.orders[order.uuid].state == OrderState.EXECUTING
+    world.faults.apply_then_fail("complete")
+    world.run()
+    world.run()
+    assert world.a.orders[order.uuid].state == OrderState.DONE
+    assert len(world.b.orders) == 1
+
+
+@pytest.mark.parametrize("crash_after", range(1, 7))
+def test_a_crash_after_any_write_duplicates_nothing(world: World, crash_after: int) -> None:
+    order = world.a.order_create(world.project, {"cpu": 4})
+    world.faults.crash_after_writes(crash_after)
+    crashed = False
+    for _ in range(4):
+        try:
+            world.run()
+        except Crash:
+            crashed = True
+        for b_order in world.b.open_orders():
+            world.b.provider_finish(b_order.uuid, OrderState.DONE)
+    assert crashed
+    b_orders = world.b.orders_with_key(idempotency_key(order.uuid))
+    assert len(b_orders) == 1
+    assert len(world.b.projects) == 1
+    assert world.a.orders[order.uuid].state == OrderState.DONE
+    assert order.resource_uuid is not None
+    assert world.a.resources[order.resource_uuid].backend_id == b_orders[0].resource_uuid
+
+
+def test_unknown_component_fails_the_order_as_invalid(world: World) -> None:
+    order = world.a.order_create(world.project, {"gpu": 1})
+    world.run()
+    a_order = world.a.orders[order.uuid]
+    assert a_order.state == OrderState.ERRED
+    assert "gpu" in a_order.error_message
+    assert world.b.orders == {}
+
+
+def test_b_refusal_carries_waldurs_detail(world: World) -> None:
+    world.b.components = frozenset({"other"})
+    order = world.a.order_create(world.project, {"cpu": 1})
+    world.run()
+    a_order = world.a.orders[order.uuid]
+    assert a_order.state == OrderState.ERRED
+    assert "Unknown components: cpu_b" in a_order.error_message
+
+
+def test_update_converts_limits_and_completes(world: World) -> None:
+    resource = world.create_done(cpu=10)
+    order = world.a.order_change(resource, OrderType.UPDATE, {"cpu": 20})
+    world.run()
+    b_resource_uuid = Uuid(world.a.resources[resource].backend_id)
+    [b_update] = world.b.orders_with_key(idempotency_key(order.uuid))
+    assert b_update.type == OrderType.UPDATE
+    assert b_update.limits == {"cpu_b": 40}
+    assert b_update.resource_uuid == b_resource_uuid
+    world.b.provider_finish(b_update.uuid, OrderState.DONE)
+    world.run()
+    assert world.a.orders[order.uuid].state == OrderState.DONE
+    assert world.b.resources[b_resource_uuid].limits == {"cpu_b": 40}
+
+
+@pytest.mark.parametrize("type_", [OrderType.UPDATE, OrderType.TERMINATE])
+def test_shadow_resource_is_resolved_to_the_real_link(world: World, type_: OrderType) -> None:
+    resource = world.create_done()
+    order = world.a.order_change(resource, type_, {"cpu": 7}, shadow=True)
+    assert order.resource_uuid != resource
+    world.run()
+    [b_order] = world.b.orders_with_key(idempotency_key(order.uuid))
+    assert b_order.resource_uuid == Uuid(world.a.resources[resource].backend_id)
+    world.b.provider_finish(b_order.uuid, OrderState.DONE)
+    world.run()
+    assert world.a.orders[order.uuid].state == OrderState.DONE
+
+
+def test_shadow_without_any_federated_resource_fails_clearly(world: World) -> None:
+    resource = world.create_done()
+    world.a.resources[resource] = world.a.resources[resource].__class__(
+        resource, ResourceState.OK, A_OFFERING, world.project.uuid, name="res"
+    )
+    order = world.a.order_change(resource, OrderType.TERMINATE, shadow=True)
+    world.run()
+    a_order = world.a.orders[order.uuid]
+    assert a_order.state == OrderState.ERRED
+    assert "no link to B" in a_order.error_message
+
+
+def test_terminate_of_an_already_terminated_b_resource_is_done(world: World) -> None:
+    resource = world.create_done()
+    b_resource = Uuid(world.a.resources[resource].backend_id)
+    stray = world.b.request_termination(b_resource, key="someone else")
+    world.b.provider_finish(stray, OrderState.DONE)
+    order = world.a.order_change(resource, OrderType.TERMINATE)
+    world.run()
+    assert world.a.orders[order.uuid].state == OrderState.DONE
+    assert world.b.orders_with_key(idempotency_key(order.uuid)) == []
+
+
+def test_terminate_waits_while_b_terminates_and_retries_a_failed_read(world: World) -> None:
+    resource = world.create_done()
+    b_resource = Uuid(world.a.resources[resource].backend_id)
+    stray = world.b.request_termination(b_resource, key="someone else")
+    order = world.a.order_change(resource, OrderType.TERMINATE)
+    report = world.agent().run_pass()
+    assert report.outcomes[0].status == "waiting"
+    world.faults.fail_next("get_resource", 3)
+    world.b.provider_finish(stray, OrderState.DONE)
+    world.run()
+    assert world.a.orders[order.uuid].state == OrderState.EXECUTING
+    world.faults.clear()
+    world.run()
+    assert world.a.orders[order.uuid].state == OrderState.DONE
+
+
+def test_terminate_through_b(world: World) -> None:
+    resource = world.create_done()
+    order = world.a.order_change(resource, OrderType.TERMINATE)
+    world.run()
+    [b_order] = world.b.orders_with_key(idempotency_key(order.uuid))
+    assert b_order.type == OrderType.TERMINATE
+    world.b.provider_finish(b_order.uuid, OrderState.DONE)
+    world.run()
+    assert world.a.orders[order.uuid].state == OrderState.DONE
+    assert world.a.resources[resource].state == ResourceState.TERMINATED
+    assert world.b.resources[Uuid(world.a.resources[resource].backend_id)].state == ResourceState.TERMINATED
+
+
+def test_update_waits_while_b_resource_is_busy(world: World) -> None:
+    resource = world.create_done()
+    b_resource = Uuid(world.a.resources[resource].backend_id)
+    busy = world.b.request_update(b_resource, {"cpu_b": 1}, key="someone else")
+    order = world.a.order_change(resource, OrderType.UPDATE, {"cpu": 2})
+    report = world.agent().run_pass()
+    assert report.outcomes[0].status == "retrying"
+    world.b.provider_finish(busy, OrderState.DONE)
+    world.run()
+    assert len(world.b.orders_with_key(idempotency_key(order.uuid))) == 1
+
+
+def test_linked_b_order_that_vanished_fails_the_order(world: World) -> None:
+    order = world.a.order_create(world.project, {"cpu": 1})
+    world.run()
+    del world.b.orders[world.b_order_for(order.uuid)]
+    world.run()
+    assert world.a.orders[order.uuid].state == OrderState.ERRED
+    assert "no longer exists" in world.a.orders[order.uuid].error_message
+
+
+def test_restore_orders_are_refused(world: World) -> None:
+    resource = world.create_done()
+    order = world.a.order_change(resource, OrderType.RESTORE)
+    world.run()
+    assert world.a.orders[order.uuid].state == OrderState.ERRED
+    assert "not supported" in world.a.orders[order.uuid].error_message
+
+
+def test_only_configured_attributes_pass_through(world: World) -> None:
+    order = world.a.order_create(world.project, {"cpu": 1}, name="job")
+    world.a.orders[order.uuid] = evolve(order, attributes={"name": "job", "purpose": "science", "internal": "x"})
+    world.run()
+    [b_order] = world.b.orders_with_key(idempotency_key(order.uuid))
+    assert b_order.attributes == {"name": "job", "purpose": "science"}
