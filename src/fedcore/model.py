@@ -40,10 +40,6 @@ def decimal_map(value: Mapping[str, Decimal]) -> Mapping[str, Decimal]:
     return dict(value)
 
 
-def _decimals(value: Mapping[str, Decimal]) -> Mapping[str, Decimal]:
-    return dict(value)
-
-
 @frozen
 class Order:
     """A marketplace order, on A or on B.
