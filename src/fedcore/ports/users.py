@@ -1,0 +1,70 @@
+"""Ports for users, memberships and usernames, shaped for the REST adapter: one listing per call.
+
+A (:class:`SourceUsers`) provides the team of a project and its offering users; B
+(:class:`TargetUsers`) finds or creates people and shows its offering users. The membership writes on B
+go through :class:`TargetMembers`, the membership slice of :class:`fedcore.ports.TargetProjects`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Protocol
+
+from fedcore.enums import OfferingUserState, UserMatchField
+from fedcore.ids import Uuid
+from fedcore.model import JsonValue, Member, OfferingUser, UserIdentity
+
+
+class SourceUsers(Protocol):
+    """Waldur A: the offering's users and the teams of the projects that use it."""
+
+    def list_offering_users(self, states: Collection[OfferingUserState]) -> Sequence[OfferingUser]:
+        """Every offering user of A's offering in any of ``states`` (one listing)."""
+        ...
+
+    def set_offering_user_username(self, offering_user_uuid: Uuid, username: str) -> None:
+        """``PATCH {"username": ...}``: sets the offering-local username, which moves the record to OK."""
+        ...
+
+    def list_team(self, project_uuid: Uuid) -> Sequence[Member]:
+        """Every role of every user in the A project, each user with its CUID (username) and email."""
+        ...
+
+
+class TargetUsers(Protocol):
+    """Waldur B: finding or creating the B counterpart of an A user, and B's offering users."""
+
+    def push_identity(self, username: str, source: str, attributes: Mapping[str, JsonValue]) -> Uuid:
+        """Identity bridge: create or update the B user ``username`` (the CUID) from ``source``; its UUID."""
+        ...
+
+    def resolve_eduteams(self, cuid: str) -> Uuid:
+        """Remote eduTEAMS: create or update the B user for ``cuid``; NotFound when eduTEAMS does not know it."""
+        ...
+
+    def find_users(self, match_field: UserMatchField, value: str) -> Sequence[UserIdentity]:
+        """B users as Waldur's filter for ``match_field`` returns them (email: substring; others: exact).
+
+        These are candidates: the caller picks the exact match. Only users visible to the token appear.
+        """
+        ...
+
+    def list_offering_users(self, states: Collection[OfferingUserState]) -> Sequence[OfferingUser]:
+        """Every offering user of B's offering in any of ``states`` (one listing)."""
+        ...
+
+
+class TargetMembers(Protocol):
+    """The members of B projects: every :class:`fedcore.ports.TargetProjects` satisfies this port."""
+
+    def list_members(self, project_uuid: Uuid) -> Sequence[Member]:
+        """Every role of every user in the B project."""
+        ...
+
+    def add_member(self, project_uuid: Uuid, user_uuid: Uuid, role: str) -> None:
+        """Grant ``role`` to the B user in the B project."""
+        ...
+
+    def remove_member(self, project_uuid: Uuid, user_uuid: Uuid, role: str) -> None:
+        """Revoke ``role`` from the B user in the B project."""
+        ...

@@ -1,0 +1,123 @@
+"""Mirror an A project's team in its B project: resolve each A user on B, diff, grant and revoke.
+
+Reads raise (a failed listing must not look like an empty team). Everything per item is reported: each
+user's match outcome, each grant or revocation applied, to retry, or refused. One user's failure never
+stops the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+
+from attrs import frozen
+
+from fedcore.enums import UserResolveMethod
+from fedcore.errors import NotFound, PermanentError, TransientError
+from fedcore.ids import Uuid
+from fedcore.matching import (
+    MatchSettings,
+    MatchStatus,
+    UserMatch,
+    bridge_attributes,
+    judge,
+    lookup_value,
+    matched_targets,
+    pick_exact,
+)
+from fedcore.memberships import ChangeKind, MembershipChange, RoleMap, plan_memberships
+from fedcore.model import UserIdentity
+from fedcore.ports.users import SourceUsers, TargetMembers, TargetUsers
+
+
+@frozen
+class ChangeFailure:
+    """A grant or revocation that did not go through, and why."""
+
+    change: MembershipChange
+    detail: str
+
+
+@frozen
+class MembershipReport:
+    """One project's pass: user outcomes, and the changes applied, to retry, or refused."""
+
+    matches: tuple[UserMatch, ...] = ()
+    applied: tuple[MembershipChange, ...] = ()
+    retry: tuple[ChangeFailure, ...] = ()
+    failed: tuple[ChangeFailure, ...] = ()
+
+    @property
+    def failed_users(self) -> tuple[UserMatch, ...]:
+        """Users whose outcome counts as a failure (refused, or a miss under ``fail``)."""
+        return tuple(m for m in self.matches if m.failed)
+
+
+def _resolve(user: UserIdentity, target: TargetUsers, settings: MatchSettings) -> UserMatch:
+    field = settings.identity_field
+    if not lookup_value(user, field):
+        return pick_exact(user, field, ())
+    if settings.method is UserResolveMethod.IDENTITY_BRIDGE:
+        attributes = bridge_attributes(user, settings.allowed_attributes)
+        return UserMatch(user, MatchStatus.MATCHED, target.push_identity(user.username, settings.source, attributes))
+    if settings.method is UserResolveMethod.REMOTE_EDUTEAMS:
+        return UserMatch(user, MatchStatus.MATCHED, target.resolve_eduteams(user.username))
+    return pick_exact(user, field, target.find_users(field, lookup_value(user, field)))
+
+
+def resolve_users(users: Iterable[UserIdentity], target: TargetUsers, settings: MatchSettings) -> tuple[UserMatch, ...]:
+    """Find (or push) each distinct A user on B; one outcome per user, judged by the not-found action."""
+    outcomes: dict[Uuid, UserMatch] = {}
+    for user in users:
+        if user.uuid in outcomes:
+            continue
+        try:
+            outcome = _resolve(user, target, settings)
+        except TransientError as exc:
+            outcome = UserMatch(user, MatchStatus.RETRY, detail=str(exc))
+        except NotFound as exc:
+            outcome = UserMatch(user, MatchStatus.NOT_FOUND, detail=str(exc))
+        except PermanentError as exc:
+            outcome = UserMatch(user, MatchStatus.REFUSED, detail=str(exc))
+        outcomes[user.uuid] = judge(outcome, settings.not_found)
+    return tuple(outcomes.values())
+
+
+def sync_memberships(
+    *,
+    a_project: Uuid,
+    b_project: Uuid,
+    source: SourceUsers,
+    target: TargetUsers,
+    members: TargetMembers,
+    settings: MatchSettings,
+    roles: RoleMap,
+    known: Iterable[UserIdentity] = (),
+    protected: Collection[Uuid] = (),
+) -> MembershipReport:
+    """Make the B project's members mirror the A project's team (see :func:`plan_memberships`)."""
+    team = source.list_team(a_project)
+    b_members = members.list_members(b_project)
+    matches = resolve_users((m.user for m in team), target, settings)
+    plan = plan_memberships(
+        a_team=team,
+        resolved=matched_targets(matches),
+        b_members=b_members,
+        roles=roles,
+        match_field=settings.identity_field,
+        known=known,
+        protected=protected,
+    )
+    applied: list[MembershipChange] = []
+    retry: list[ChangeFailure] = []
+    failed: list[ChangeFailure] = []
+    for change in plan.changes:
+        apply = members.add_member if change.kind is ChangeKind.ADD else members.remove_member
+        try:
+            apply(b_project, change.user_uuid, change.role)
+        except TransientError as exc:
+            retry.append(ChangeFailure(change, str(exc)))
+        except PermanentError as exc:
+            failed.append(ChangeFailure(change, str(exc)))
+        else:
+            applied.append(change)
+    return MembershipReport(matches, tuple(applied), tuple(retry), tuple(failed))
