@@ -24,9 +24,17 @@ def _seg(name: str) -> str:
 class ManagementClient:
     """Vhosts, users, permissions and queues through ``/api/...`` with basic auth."""
 
-    def __init__(self, base_url: str, *, user: str, password: str, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        user: str,
+        password: str,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, auth=(user, password), timeout=timeout)
+        self._http = httpx.Client(base_url=self.base_url, auth=(user, password), timeout=timeout, transport=transport)
 
     def __repr__(self) -> str:
         return f"ManagementClient({self.base_url!r})"

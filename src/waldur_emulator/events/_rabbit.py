@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+import httpx
+
 from ._bus import QUEUE_ARGUMENTS, EventBusError, broker_user_name, vhost_name
 from ._management import ManagementClient
 from ._publisher import PublisherStats, StompPublisher
@@ -24,6 +26,7 @@ class RabbitEventBus:
     declaration never matches the queue's arguments and every SEND fails with PRECONDITION_FAILED. The default,
     ``/amq/queue/<name>``, delivers to the same existing queue through the default exchange without declaring
     it; pass ``"/queue/"`` on a broker whose STOMP adapter accepts ``x-overflow`` to copy Waldur exactly.
+    ``management_transport`` replaces the HTTP transport of the management client (tests inject failures).
     """
 
     enabled = True
@@ -39,6 +42,7 @@ class RabbitEventBus:
         publish_attempts: int = 5,
         timeout: float = 5.0,
         destination_prefix: str = "/amq/queue/",
+        management_transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.management_url = management_url.rstrip("/")
         self.admin_user = admin_user
@@ -46,7 +50,11 @@ class RabbitEventBus:
         self.stomp_port = stomp_port
         self.destination_prefix = destination_prefix
         self.management = ManagementClient(
-            self.management_url, user=admin_user, password=admin_password, timeout=timeout
+            self.management_url,
+            user=admin_user,
+            password=admin_password,
+            timeout=timeout,
+            transport=management_transport,
         )
         self._publisher = StompPublisher(
             host=stomp_host,
