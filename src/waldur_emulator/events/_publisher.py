@@ -165,7 +165,8 @@ class StompPublisher:
             if self._closing.is_set():
                 raise EventBusError("the event publisher is closed")
             self._pending += 1
-        self._inbox.put(_Message(vhost=vhost, destination=destination, body=body))
+            # Queued under the lock, so no message can land behind the stop marker of close().
+            self._inbox.put(_Message(vhost=vhost, destination=destination, body=body))
 
     def forget_vhost(self, vhost: str) -> None:
         """Drop the connection to ``vhost`` (about to be deleted) once earlier messages are handled."""
