@@ -31,6 +31,10 @@ def _source(_instance: object, _attribute: object, value: str) -> None:
         raise ValueError(f"identity bridge source {value!r} must look like 'isd:name'")
 
 
+def _names(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(value)
+
+
 @frozen
 class MatchSettings:
     """How A users are found on B, and what a miss means (from the offering's backend settings).
@@ -43,7 +47,7 @@ class MatchSettings:
     match_field: UserMatchField = UserMatchField.CUID
     not_found: UserNotFoundAction = UserNotFoundAction.WARN
     source: str = field(default="", validator=_source)
-    allowed_attributes: frozenset[str] = field(default=DEFAULT_BRIDGE_ATTRIBUTES, converter=frozenset)
+    allowed_attributes: frozenset[str] = field(default=DEFAULT_BRIDGE_ATTRIBUTES, converter=_names)
 
     def __attrs_post_init__(self) -> None:
         if self.method is UserResolveMethod.IDENTITY_BRIDGE and not self.source:

@@ -23,11 +23,15 @@ DEFAULT_ROLE = "PROJECT.ADMIN"
 """The B role given when an A role has no explicit mapping."""
 
 
+def _roles(value: Mapping[str, str]) -> Mapping[str, str]:
+    return dict(value)
+
+
 @frozen
 class RoleMap:
     """A project role name -> B project role name, with a default for unmapped roles."""
 
-    mapping: Mapping[str, str] = field(factory=dict, converter=dict)
+    mapping: Mapping[str, str] = field(factory=dict, converter=_roles)
     default: str = DEFAULT_ROLE
 
     def b_role(self, a_role: str) -> str:

@@ -51,9 +51,7 @@ class UsagePlan:
 def username_map(b_users: Iterable[OfferingUser], a_users: Iterable[OfferingUser]) -> dict[str, str]:
     """B offering username -> A offering username, joined on the CUID; users without a username drop out."""
     a_by_cuid = {u.user_username: u.username for u in a_users if u.username}
-    return {
-        u.username: a_by_cuid[u.user_username] for u in b_users if u.username and u.user_username in a_by_cuid
-    }
+    return {u.username: a_by_cuid[u.user_username] for u in b_users if u.username and u.user_username in a_by_cuid}
 
 
 def quantize(amount: Decimal, quantum: Decimal = DEFAULT_QUANTUM) -> Decimal:

@@ -1,0 +1,199 @@
+"""Membership diff A team -> B project: grants, revocations, role changes, and who is never touched."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from adapters.memory.users import MemoryUsers
+from fedcore.enums import OfferingUserState, UserMatchField
+from fedcore.ids import Uuid
+from fedcore.memberships import ChangeKind, MembershipChange, RoleMap, known_identities, plan_memberships
+from fedcore.model import Member, OfferingUser, UserIdentity
+
+pytestmark = pytest.mark.unit
+
+ROLES = RoleMap({"PROJECT.MANAGER": "PROJECT.MANAGER"}, default="PROJECT.ADMIN")
+CUID = UserMatchField.CUID
+
+
+def a_user(n: int, cuid: str, email: str = "") -> UserIdentity:
+    return UserIdentity(uuid=f"a{n:031x}", username=cuid, email=email)
+
+
+def b_user(n: int, cuid: str, email: str = "") -> UserIdentity:
+    return UserIdentity(uuid=f"b{n:031x}", username=cuid, email=email)
+
+
+def add(user: UserIdentity, role: str) -> MembershipChange:
+    return MembershipChange(ChangeKind.ADD, user.uuid, role)
+
+
+def remove(user: UserIdentity, role: str) -> MembershipChange:
+    return MembershipChange(ChangeKind.REMOVE, user.uuid, role)
+
+
+ANN_A, ANN_B = a_user(1, "ann"), b_user(1, "ann")
+BOB_A, BOB_B = a_user(2, "bob"), b_user(2, "bob")
+FEDCORE_B = b_user(99, "fedcore-bot")
+HAND_B = b_user(98, "local-admin")
+
+
+def test_role_map_uses_the_default_for_unmapped_roles() -> None:
+    assert ROLES.b_role("PROJECT.MANAGER") == "PROJECT.MANAGER"
+    assert ROLES.b_role("PROJECT.MEMBER") == "PROJECT.ADMIN"
+
+
+def test_new_team_members_are_granted_their_mapped_role() -> None:
+    plan = plan_memberships(
+        a_team=[Member(ANN_A, "PROJECT.MEMBER"), Member(BOB_A, "PROJECT.MANAGER")],
+        resolved={ANN_A.uuid: ANN_B.uuid, BOB_A.uuid: BOB_B.uuid},
+        b_members=[],
+        roles=ROLES,
+        match_field=CUID,
+    )
+    assert set(plan.changes) == {add(ANN_B, "PROJECT.ADMIN"), add(BOB_B, "PROJECT.MANAGER")}
+
+
+def test_role_change_is_a_grant_then_a_revocation() -> None:
+    plan = plan_memberships(
+        a_team=[Member(ANN_A, "PROJECT.MANAGER")],
+        resolved={ANN_A.uuid: ANN_B.uuid},
+        b_members=[Member(ANN_B, "PROJECT.ADMIN")],
+        roles=ROLES,
+        match_field=CUID,
+    )
+    assert plan.changes == (add(ANN_B, "PROJECT.MANAGER"), remove(ANN_B, "PROJECT.ADMIN"))
+
+
+def test_former_members_known_on_a_are_revoked_but_unmappable_ones_never() -> None:
+    plan = plan_memberships(
+        a_team=[Member(ANN_A, "PROJECT.MEMBER")],
+        resolved={ANN_A.uuid: ANN_B.uuid},
+        b_members=[
+            Member(ANN_B, "PROJECT.ADMIN"),
+            Member(BOB_B, "PROJECT.ADMIN"),
+            Member(FEDCORE_B, "PROJECT.ADMIN"),
+            Member(HAND_B, "PROJECT.MANAGER"),
+        ],
+        roles=ROLES,
+        match_field=CUID,
+        known=[ANN_A, BOB_A],
+    )
+    assert plan.changes == (remove(BOB_B, "PROJECT.ADMIN"),)
+
+
+def test_protected_users_are_never_revoked_even_when_they_map_to_a() -> None:
+    plan = plan_memberships(
+        a_team=[],
+        resolved={},
+        b_members=[Member(BOB_B, "PROJECT.ADMIN")],
+        roles=ROLES,
+        match_field=CUID,
+        known=[BOB_A],
+        protected=[BOB_B.uuid],
+    )
+    assert plan.is_empty
+
+
+def test_a_team_member_whose_lookup_failed_keeps_their_b_roles() -> None:
+    plan = plan_memberships(
+        a_team=[Member(BOB_A, "PROJECT.MEMBER")],
+        resolved={},
+        b_members=[Member(BOB_B, "PROJECT.ADMIN")],
+        roles=ROLES,
+        match_field=CUID,
+        known=[BOB_A],
+    )
+    assert plan.is_empty
+
+
+def test_email_identity_space_matches_exactly() -> None:
+    carol_a = a_user(3, "carol-a", "carol@example.org")
+    carol_b = b_user(3, "carol-b", "Carol@Example.org")
+    lookalike_b = b_user(4, "x", "carol@example.org.uk")
+    plan = plan_memberships(
+        a_team=[],
+        resolved={},
+        b_members=[Member(carol_b, "PROJECT.ADMIN"), Member(lookalike_b, "PROJECT.ADMIN")],
+        roles=ROLES,
+        match_field=UserMatchField.EMAIL,
+        known=[carol_a],
+    )
+    assert plan.changes == (remove(carol_b, "PROJECT.ADMIN"),)
+
+
+def test_known_identities_come_from_offering_users() -> None:
+    record = OfferingUser(
+        uuid=f"{1:032x}",
+        user_uuid=ANN_A.uuid,
+        user_username="ann",
+        offering_uuid=f"{2:032x}",
+        state=OfferingUserState.OK,
+    )
+    assert known_identities([record]) == [UserIdentity(uuid=ANN_A.uuid, username="ann")]
+
+
+# --- properties: on the fake, one apply converges and unmappable members survive -------------------------
+
+A_ROLES = ["PROJECT.ADMIN", "PROJECT.MANAGER", "PROJECT.MEMBER"]
+people = st.sampled_from(["ann", "bob", "cid", "dan", "eve", "fay"])
+
+
+@given(
+    team=st.lists(st.tuples(people, st.sampled_from(A_ROLES)), max_size=8),
+    b_rows=st.lists(st.tuples(people | st.sampled_from(["fedcore-bot", "local-admin"]), st.sampled_from(A_ROLES))),
+    former=st.sets(people),
+    unresolved=st.sets(people),
+)
+def test_one_apply_converges_and_never_revokes_unmappable_members(
+    team: list[tuple[str, str]],
+    b_rows: list[tuple[str, str]],
+    former: set[str],
+    unresolved: set[str],
+) -> None:
+    a_side, b_side = MemoryUsers("A"), MemoryUsers("B")
+    for name in ["ann", "bob", "cid", "dan", "eve", "fay"]:
+        a_side.add_user(name)
+        b_side.add_user(name)
+    bot, local = b_side.add_user("fedcore-bot"), b_side.add_user("local-admin")
+    project = b_side.add_project()
+    for name, role in b_rows:
+        who = b_side.user_by_username(name)
+        assert who is not None
+        b_side.grant(project, who, role)
+    a_of = {u.username: u for u in a_side.users()}
+    a_team = [Member(a_of[name], role) for name, role in team]
+    resolved: dict[Uuid, Uuid] = {}
+    for name, _ in team:
+        target = b_side.user_by_username(name)
+        if name not in unresolved and target is not None:
+            resolved[a_of[name].uuid] = target.uuid
+    known = [a_of[name] for name in former]
+
+    def plan() -> list[MembershipChange]:
+        return list(
+            plan_memberships(
+                a_team=a_team,
+                resolved=resolved,
+                b_members=b_side.list_members(project),
+                roles=ROLES,
+                match_field=CUID,
+                known=known,
+                protected=[bot.uuid],
+            ).changes
+        )
+
+    before = b_side.roles_in(project)
+    for change in plan():
+        apply = b_side.add_member if change.kind is ChangeKind.ADD else b_side.remove_member
+        apply(project, change.user_uuid, change.role)
+    after = b_side.roles_in(project)
+    assert plan() == []
+    untouchable = {bot.uuid, local.uuid} | {
+        u.uuid for u in b_side.users() if u.username in unresolved and u.username in {n for n, _ in team}
+    }
+    assert {(u, r) for u, r in before if u in untouchable} <= after
+    desired = {(resolved[m.user.uuid], ROLES.b_role(m.role)) for m in a_team if m.user.uuid in resolved}
+    assert desired <= after
