@@ -8,7 +8,7 @@ validation with a path live in :mod:`adapters.config`; construct these classes d
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from attrs import Factory, field, frozen
@@ -42,6 +42,26 @@ class Secret:
 
     def __str__(self) -> str:
         return "***"
+
+
+def _targets(value: Mapping[str, TargetComponentConfig]) -> Mapping[str, TargetComponentConfig]:
+    return dict(value)
+
+
+def _components(value: Mapping[str, ComponentConfig]) -> Mapping[str, ComponentConfig]:
+    return dict(value)
+
+
+def _roles(value: Mapping[str, str]) -> Mapping[str, str]:
+    return dict(value)
+
+
+def _names(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _offerings(value: Iterable[OfferingConfig]) -> tuple[OfferingConfig, ...]:
+    return tuple(value)
 
 
 def _optional_uuid(value: str | None) -> Uuid | None:
@@ -138,7 +158,7 @@ class ComponentConfig:
     accounting_type: AccountingType
     label: str
     unit_factor: Decimal = field(default=Decimal(1), converter=Decimal)
-    target_components: Mapping[str, TargetComponentConfig] = field(factory=dict, converter=dict)
+    target_components: Mapping[str, TargetComponentConfig] = field(factory=dict, converter=_targets)
     unit_factor_reporting: Decimal | None = None
     limit: Decimal | None = None
     description: str | None = None
@@ -175,11 +195,11 @@ class TargetSettings:
     identity_bridge_source: str = ""
     user_resolve_method: UserResolveMethod = Factory(_default_resolve_method, takes_self=True)
     user_not_found_action: UserNotFoundAction = UserNotFoundAction.WARN
-    role_mapping: Mapping[str, str] = field(factory=dict, converter=dict)
+    role_mapping: Mapping[str, str] = field(factory=dict, converter=_roles)
     default_role: str | None = None
     end_date_sync_direction: EndDateSyncDirection = EndDateSyncDirection.BIDIRECTIONAL
     limit_sync_direction: LimitSyncDirection = LimitSyncDirection.B_TO_A
-    passthrough_attributes: tuple[str, ...] = field(default=(), converter=tuple)
+    passthrough_attributes: tuple[str, ...] = field(default=(), converter=_names)
     fetch_consented_users_only: bool = False
     order_poll_timeout: int = 300
     order_poll_interval: int = 5
@@ -224,7 +244,7 @@ class OfferingConfig:
     waldur_offering_uuid: Uuid = field(converter=normalize_uuid)
     backend_settings: TargetSettings
     backend_type: str = "waldur"
-    backend_components: Mapping[str, ComponentConfig] = field(factory=dict, converter=dict)
+    backend_components: Mapping[str, ComponentConfig] = field(factory=dict, converter=_components)
     order_processing_backend: str = ""
     membership_sync_backend: str = ""
     reporting_backend: str = ""
@@ -294,7 +314,7 @@ class LogShippingConfig:
 class FedcoreConfig:
     """A whole configuration file: the offerings fedcore serves plus the agent-wide settings."""
 
-    offerings: tuple[OfferingConfig, ...] = field(converter=tuple)
+    offerings: tuple[OfferingConfig, ...] = field(converter=_offerings)
     timezone: str = "UTC"
     log_level: LogLevel = LogLevel.INFO
     reporting_periods: int = 2

@@ -87,6 +87,13 @@ def proxy_url(value: Secret | None) -> Secret | None:
     return value
 
 
+def some_offerings(value: tuple[T, ...]) -> tuple[T, ...]:
+    """``offerings``: a file that serves nothing is a mistake."""
+    if not value:
+        raise ValueError("must list at least one offering")
+    return value
+
+
 def timezone(value: str) -> str:
     """An IANA time zone name that this machine knows."""
     try:

@@ -62,6 +62,7 @@ _CLASSES = (FedcoreConfig, LogShippingConfig, OfferingConfig, TargetSettings, Co
 
 _FIELD_CHECKS: dict[type, dict[str, Callable[[Any], Any]]] = {
     FedcoreConfig: {
+        "offerings": check.some_offerings,
         "timezone": check.timezone,
         "reporting_periods": check.in_range(1, 12),
         "elastic_apm_server_url": check.plain_url,

@@ -46,6 +46,10 @@ def segment(key: object) -> str:
     return f"[{key!r}]"
 
 
+def _step(rel: str) -> str:
+    return rel if not rel or rel.startswith((".", "[")) else f".{rel}"
+
+
 def join(path: str, step: str) -> str:
     """``path`` followed by ``step`` (a ``.name``, ``[i]`` or ``['key']``), without a leading dot."""
     joined = f"{path}{step}"
@@ -60,7 +64,7 @@ def render(path: str, message: str) -> str:
 def problems_of(exc: BaseException, path: str = "") -> list[str]:
     """Every leaf problem of a structuring failure, each prefixed by its path below ``path``."""
     if isinstance(exc, Problems):
-        return [render(join(path, rel), message) for rel, message in exc.problems]
+        return [render(join(path, _step(rel)), message) for rel, message in exc.problems]
     if isinstance(exc, ForbiddenExtraKeysError):
         return [_unknown_key(path, key, exc.cl) for key in sorted(exc.extra_fields)]
     if isinstance(exc, ClassValidationError | IterableValidationError):
