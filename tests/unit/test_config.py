@@ -742,3 +742,17 @@ def configs(draw: st.DrawFn) -> FedcoreConfig:
 def test_any_valid_config_survives_dump_and_load(config: FedcoreConfig) -> None:
     text = yaml.safe_dump(dump_config(config, reveal_secrets=True))
     assert parse_config(text) == config
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+
+
+@pytest.mark.parametrize(
+    "cl",
+    [FedcoreConfig, OfferingConfig, TargetSettings, ComponentConfig, TargetComponentConfig],
+    ids=lambda c: c.__name__,
+)
+def test_every_key_is_documented(cl: type) -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    missing = [a.name for a in cl.__attrs_attrs__ if f"`{a.name}`" not in text]  # type: ignore[attr-defined]
+    assert missing == []
