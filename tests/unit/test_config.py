@@ -648,10 +648,11 @@ def test_tokens_never_appear_in_reprs_dumps_or_errors() -> None:
     broken["offerings"][0]["backend_settings"]["target_api_token"] = {"token": TOKEN_B}
     broken["offerings"][0]["waldur_api_url"] = f"https://user:{TOKEN_A}@a.example.com/"
     broken["sentry_dsn"] = f"sentry:{TOKEN_A}"
+    broken["elastic_apm_server_url"] = f"ftp://apm:{TOKEN_B}@apm.example.com"
     broken["global_proxy"] = f"gopher://{TOKEN_B}@proxy"
     with pytest.raises(ConfigError) as info:
         parse_config(broken)
-    assert len(info.value.problems) == 5
+    assert len(info.value.problems) == 6
     assert TOKEN_A not in str(info.value)
     assert TOKEN_B not in str(info.value)
 

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from adapters.config._problems import Problems
 from fedcore.config import ComponentConfig, FedcoreConfig, OfferingConfig, Secret, TargetSettings
@@ -33,37 +33,40 @@ def api_url(value: str) -> str:
     ``https://waldur.example.com``, ``.../`` and ``.../api`` all become ``https://waldur.example.com/api/``,
     so A's ``waldur_api_url`` and B's ``target_api_url`` can be written either way (seed 001 uses both).
     """
-    parts = urlsplit(value.strip())
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
-    if "@" in parts.netloc:
-        raise ValueError("must not contain credentials (user:password@); the value is not shown")
-    if not parts.hostname:
-        raise ValueError(f"has no host name: {value!r}")
+    parts = _http_url(value)
     if parts.query or parts.fragment:
         raise ValueError(f"must not have a query or fragment, got {value!r}")
     try:
         port = parts.port
     except ValueError:
         raise ValueError(f"has an invalid port: {value!r}") from None
-    host = parts.hostname.lower()
+    host = (parts.hostname or "").lower()
     authority = f"[{host}]" if ":" in host else host
     if port is not None:
         authority = f"{authority}:{port}"
     path = parts.path.rstrip("/")
     if not path.endswith("/api"):
         path = f"{path}/api"
-    return f"{scheme}://{authority}{path}/"
+    return f"{parts.scheme.lower()}://{authority}{path}/"
+
+
+def _http_url(value: str) -> SplitResult:
+    # Credentials are checked first so that no later message can quote them.
+    if "@" in value:
+        raise ValueError("must not contain credentials (user:password@); the value is not shown")
+    parts = urlsplit(value.strip())
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+    if not parts.hostname:
+        raise ValueError(f"has no host name: {value!r}")
+    return parts
 
 
 def plain_url(value: str | None) -> str | None:
     """An optional http(s) URL; ``""`` means unset."""
     if not value:
         return None
-    scheme = urlsplit(value).scheme.lower()
-    if scheme not in ("http", "https") or not urlsplit(value).hostname:
-        raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+    _http_url(value)
     return value
 
 
