@@ -1,0 +1,444 @@
+"""Users, customers, service providers, categories and projects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import api_roles, perms, render
+from .core import Core, caller, flag, normalize, text
+from .store import Category, Customer, Project, ServiceProvider, User
+from .web import ApiError, Request, Response, Router, bad_request, forbidden, order_items, paginate, retrieve
+
+USER_TEXT_FIELDS = ("email", "first_name", "last_name", "organization", "phone_number", "job_title", "description")
+
+
+def _string_list(body: dict[str, Any], field: str) -> list[str]:
+    value = body.get(field, [])
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise bad_request(field, "Expected a list of strings.")
+    return list(value)
+
+
+class IdentityApi:
+    """Handlers for the organisation side of Waldur."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.state = core.state
+
+    # users ------------------------------------------------------------------------------------------------
+
+    def create_user(self, request: Request, *, is_staff: bool = False, token: str | None = None) -> User:
+        """Create a user with a token (also used to install the staff user)."""
+        body = request.json()
+        username = text(body, "username", max_length=128)
+        if not username:
+            raise bad_request("username", "This field is required.")
+        if any(u.username == username for u in self.state.users.values()):
+            raise bad_request("username", "A user with that username already exists.")
+        user = User(
+            uuid=self.core.new_uuid(),
+            username=username,
+            token=token or self.core.new_token(),
+            created=self.core.now(),
+            is_staff=is_staff,
+        )
+        self._apply_user_fields(user, body, staff=True)
+        self.state.users[user.uuid] = user
+        self.state.tokens[user.token] = user.uuid
+        return user
+
+    def _apply_user_fields(self, user: User, body: dict[str, Any], *, staff: bool) -> None:
+        for field in USER_TEXT_FIELDS:
+            if field in body:
+                setattr(user, field, text(body, field))
+        if "civil_number" in body:
+            user.civil_number = body["civil_number"] if body["civil_number"] not in ("",) else None
+        if "affiliations" in body:
+            user.affiliations = _string_list(body, "affiliations")
+        if staff:
+            for field in ("is_staff", "is_support", "is_active", "is_identity_manager"):
+                if field in body:
+                    setattr(user, field, flag(body, field, False))
+            if "managed_isds" in body:
+                user.managed_isds = _string_list(body, "managed_isds")
+        elif any(f in body for f in ("is_staff", "is_support", "is_identity_manager", "managed_isds")):
+            raise forbidden()
+
+    def users_create(self, request: Request) -> Response:
+        if not caller(request).is_staff:
+            raise forbidden()
+        user = self.create_user(request)
+        return Response(201, render.user(self.state, request.base_url, user, caller(request)))
+
+    def users_list(self, request: Request) -> Response:
+        viewer = caller(request)
+        items = list(self.state.users.values())
+        if not perms.sees_everything(viewer):
+            allowed = perms.connected_user_uuids(self.state, viewer)
+            items = [u for u in items if u.uuid in allowed]
+        q = request.query
+        if (v := q.one("username")) is not None:
+            items = [u for u in items if u.username == v]
+        if names := q.comma("username_list"):
+            items = [u for u in items if u.username in names]
+        if (v := q.one("email")) is not None:
+            items = [u for u in items if v.lower() in u.email.lower()]
+        if (v := q.one("civil_number")) is not None:
+            items = [u for u in items if u.civil_number == v]
+        if (v := q.one("full_name")) is not None:
+            items = [u for u in items if v.lower() in u.full_name.lower()]
+        if (v := q.one("organization")) is not None:
+            items = [u for u in items if v.lower() in u.organization.lower()]
+        for name in ("is_active", "is_staff", "is_support"):
+            if (b := q.flag(name)) is not None:
+                items = [u for u in items if getattr(u, name) == b]
+        if (v := q.one("query")) is not None:
+            n = v.lower()
+            items = [
+                u
+                for u in items
+                if any(n in (x or "").lower() for x in (u.first_name, u.last_name, u.civil_number, u.username, u.email))
+            ]
+        for name in ("project_uuid", "customer_uuid"):
+            if (v := q.one(name)) is not None:
+                members = {a.user_uuid for a in self.state.roles_in(normalize(v) or "")}
+                items = [u for u in items if u.uuid in members]
+        items = order_items(
+            request,
+            items,
+            {
+                "username": lambda u: u.username,
+                "email": lambda u: u.email,
+                "full_name": lambda u: u.full_name,
+                "date_joined": lambda u: u.created,
+            },
+        )
+        base = request.base_url
+        return paginate(request, items, lambda u: render.user(self.state, base, u, viewer))
+
+    def _visible_user(self, request: Request) -> User:
+        viewer = caller(request)
+        if perms.sees_everything(viewer):
+            return self.core.get(self.state.users, request.params["uuid"])
+        allowed = perms.connected_user_uuids(self.state, viewer)
+        return self.core.get(self.state.users, request.params["uuid"], lambda u: u.uuid in allowed)
+
+    def users_me(self, request: Request) -> Response:
+        viewer = caller(request)
+        return retrieve(request, render.user(self.state, request.base_url, viewer, viewer))
+
+    def users_retrieve(self, request: Request) -> Response:
+        return retrieve(
+            request, render.user(self.state, request.base_url, self._visible_user(request), caller(request))
+        )
+
+    def users_update(self, request: Request) -> Response:
+        viewer = caller(request)
+        target = self._visible_user(request)
+        if not viewer.is_staff and viewer.uuid != target.uuid:
+            raise forbidden()
+        body = request.json()
+        if "username" in body and viewer.is_staff:
+            target.username = text(body, "username") or target.username
+        old_isds = list(target.managed_isds)
+        self._apply_user_fields(target, body, staff=viewer.is_staff)
+        del old_isds
+        return Response(200, render.user(self.state, request.base_url, target, viewer))
+
+    def users_delete(self, request: Request) -> Response:
+        if not caller(request).is_staff:
+            raise forbidden()
+        target = self._visible_user(request)
+        for assignment in self.state.roles_of(target.uuid):
+            self.state.remove_assignment(assignment)
+        self.state.tokens.pop(target.token, None)
+        del self.state.users[target.uuid]
+        return Response(204)
+
+    def users_bridge_status(self, request: Request) -> Response:
+        if not caller(request).is_staff:
+            raise forbidden()
+        target = self._visible_user(request)
+        return Response(
+            200,
+            {
+                "active_isds": list(target.active_isds),
+                "managed_isds": list(target.managed_isds),
+                "attribute_sources": dict(target.attribute_sources),
+                "stale_attributes": [],
+                "effective_bridge_fields": sorted(target.attribute_sources),
+                "is_federated": bool(target.active_isds),
+            },
+        )
+
+    # customers --------------------------------------------------------------------------------------------
+
+    def customers_create(self, request: Request) -> Response:
+        if not caller(request).is_staff:
+            raise forbidden()
+        body = request.json()
+        api_roles.required_fields(body, "name")
+        record = Customer(uuid=self.core.new_uuid(), name=text(body, "name", max_length=150), created=self.core.now())
+        self._apply_customer(record, body)
+        self.state.customers[record.uuid] = record
+        return Response(201, render.customer(self.state, request.base_url, record))
+
+    def _apply_customer(self, record: Customer, body: dict[str, Any]) -> None:
+        for field in ("name", "abbreviation", "native_name", "backend_id", "email", "description"):
+            if field in body:
+                setattr(record, field, text(body, field))
+        for field in ("blocked", "archived"):
+            if field in body:
+                setattr(record, field, flag(body, field, False))
+
+    def _customer(self, request: Request) -> Customer:
+        viewer = caller(request)
+        return self.core.get(
+            self.state.customers, request.params["uuid"], lambda c: perms.can_see_customer(self.state, viewer, c.uuid)
+        )
+
+    def customers_list(self, request: Request) -> Response:
+        viewer = caller(request)
+        items = [c for c in self.state.customers.values() if perms.can_see_customer(self.state, viewer, c.uuid)]
+        q = request.query
+        if (v := q.one("name")) is not None:
+            items = [c for c in items if v.lower() in c.name.lower()]
+        if (v := q.one("name_exact")) is not None:
+            items = [c for c in items if c.name == v]
+        if (v := q.one("backend_id")) is not None:
+            items = [c for c in items if c.backend_id == v]
+        if (v := q.one("abbreviation")) is not None:
+            items = [c for c in items if v.lower() in c.abbreviation.lower()]
+        if q.flag("owned_by_current_user"):
+            owned = perms.owned_customer_uuids(self.state, viewer)
+            items = [c for c in items if c.uuid in owned]
+        items = order_items(request, items, {"name": lambda c: c.name, "created": lambda c: c.created})
+        base = request.base_url
+        return paginate(request, items, lambda c: render.customer(self.state, base, c))
+
+    def customers_retrieve(self, request: Request) -> Response:
+        return retrieve(request, render.customer(self.state, request.base_url, self._customer(request)))
+
+    def customers_update(self, request: Request) -> Response:
+        record = self._customer(request)
+        if not perms.is_customer_owner(self.state, caller(request), record.uuid):
+            raise forbidden()
+        self._apply_customer(record, request.json())
+        return Response(200, render.customer(self.state, request.base_url, record))
+
+    def customers_delete(self, request: Request) -> Response:
+        record = self._customer(request)
+        if not caller(request).is_staff:
+            raise forbidden()
+        if any(p.customer_uuid == record.uuid and not p.is_removed for p in self.state.projects.values()):
+            raise ApiError(409, {"detail": "Cannot delete organization with existing projects."})
+        del self.state.customers[record.uuid]
+        return Response(204)
+
+    # service providers and categories ---------------------------------------------------------------------
+
+    def providers_create(self, request: Request) -> Response:
+        body = request.json()
+        owner = self.core.ref(body, "customer", self.state.customers)
+        assert owner is not None
+        if not perms.is_customer_owner(self.state, caller(request), owner.uuid):
+            raise forbidden()
+        if any(sp.customer_uuid == owner.uuid for sp in self.state.service_providers.values()):
+            raise bad_request("customer", "Service provider with this customer already exists.")
+        record = ServiceProvider(self.core.new_uuid(), owner.uuid, self.core.now(), text(body, "description"))
+        self.state.service_providers[record.uuid] = record
+        return Response(201, render.service_provider(self.state, request.base_url, record))
+
+    def providers_list(self, request: Request) -> Response:
+        items = list(self.state.service_providers.values())
+        if (v := request.query.one("customer_uuid")) is not None:
+            items = [sp for sp in items if sp.customer_uuid == normalize(v)]
+        base = request.base_url
+        return paginate(request, items, lambda sp: render.service_provider(self.state, base, sp))
+
+    def providers_retrieve(self, request: Request) -> Response:
+        record = self.core.get(self.state.service_providers, request.params["uuid"])
+        return retrieve(request, render.service_provider(self.state, request.base_url, record))
+
+    def providers_delete(self, request: Request) -> Response:
+        record = self.core.get(self.state.service_providers, request.params["uuid"])
+        if not perms.is_customer_owner(self.state, caller(request), record.customer_uuid):
+            raise forbidden()
+        del self.state.service_providers[record.uuid]
+        return Response(204)
+
+    def categories_create(self, request: Request) -> Response:
+        if not caller(request).is_staff:
+            raise forbidden()
+        body = request.json()
+        api_roles.required_fields(body, "title")
+        record = Category(self.core.new_uuid(), text(body, "title"), self.core.now(), text(body, "description"))
+        self.state.categories[record.uuid] = record
+        return Response(201, render.category(self.state, request.base_url, record))
+
+    def categories_list(self, request: Request) -> Response:
+        base = request.base_url
+        return paginate(request, list(self.state.categories.values()), lambda c: render.category(self.state, base, c))
+
+    def categories_retrieve(self, request: Request) -> Response:
+        record = self.core.get(self.state.categories, request.params["uuid"])
+        return retrieve(request, render.category(self.state, request.base_url, record))
+
+    def categories_delete(self, request: Request) -> Response:
+        if not caller(request).is_staff:
+            raise forbidden()
+        record = self.core.get(self.state.categories, request.params["uuid"])
+        del self.state.categories[record.uuid]
+        return Response(204)
+
+    # projects ---------------------------------------------------------------------------------------------
+
+    def _apply_project(self, record: Project, body: dict[str, Any]) -> None:
+        for field in ("name", "backend_id", "description", "slug"):
+            if field in body:
+                setattr(record, field, text(body, field))
+        for field in ("start_date", "end_date"):
+            if field in body:
+                setattr(record, field, body[field] or None)
+        if "kind" in body:
+            if body["kind"] not in ("default", "course", "public"):
+                raise bad_request("kind", f'"{body["kind"]}" is not a valid choice.')
+            record.kind = body["kind"]
+        if "is_industry" in body:
+            record.is_industry = flag(body, "is_industry", False)
+
+    def projects_create(self, request: Request) -> Response:
+        body = request.json()
+        api_roles.required_fields(body, "name", "customer")
+        owner = self.core.ref(body, "customer", self.state.customers)
+        assert owner is not None
+        if not perms.is_customer_owner(self.state, caller(request), owner.uuid):
+            raise forbidden()
+        record = Project(uuid=self.core.new_uuid(), name="", customer_uuid=owner.uuid, created=self.core.now())
+        self._apply_project(record, body)
+        record.slug = record.slug or record.name.lower().replace(" ", "-")[:40]
+        self.state.projects[record.uuid] = record
+        return Response(201, render.project(self.state, request.base_url, record))
+
+    def _project(self, request: Request) -> Project:
+        viewer = caller(request)
+        return self.core.get(
+            self.state.projects,
+            request.params["uuid"],
+            lambda p: not p.is_removed and perms.can_see_project(self.state, viewer, p),
+        )
+
+    def projects_list(self, request: Request) -> Response:
+        viewer = caller(request)
+        items = [p for p in self.state.projects.values() if not p.is_removed]
+        if not perms.sees_everything(viewer):
+            items = [p for p in items if perms.can_see_project(self.state, viewer, p)]
+        q = request.query
+        if (v := q.one("backend_id")) is not None:
+            items = [p for p in items if p.backend_id == v]
+        if customers := q.comma("customer"):
+            keys = {normalize(c) for c in customers}
+            items = [p for p in items if p.customer_uuid in keys]
+        if (v := q.one("name")) is not None:
+            items = [p for p in items if v.lower() in p.name.lower()]
+        if (v := q.one("name_exact")) is not None:
+            items = [p for p in items if p.name == v]
+        if (v := q.one("slug")) is not None:
+            items = [p for p in items if p.slug == v]
+        if (v := q.one("query")) is not None:
+            n = v.lower()
+            items = [p for p in items if n in p.name.lower() or n in p.uuid or n in p.backend_id.lower()]
+        if (v := q.one("user_uuid")) is not None:
+            with_user = {a.scope_uuid for a in self.state.roles_of(normalize(v) or "")}
+            items = [p for p in items if p.uuid in with_user]
+        items = order_items(request, items, {"name": lambda p: p.name, "created": lambda p: p.created})
+        base = request.base_url
+        return paginate(request, items, lambda p: render.project(self.state, base, p))
+
+    def projects_retrieve(self, request: Request) -> Response:
+        return retrieve(request, render.project(self.state, request.base_url, self._project(request)))
+
+    def projects_update(self, request: Request) -> Response:
+        record = self._project(request)
+        if not perms.can_manage_project(self.state, caller(request), record):
+            raise forbidden()
+        self._apply_project(record, request.json())
+        return Response(200, render.project(self.state, request.base_url, record))
+
+    def projects_delete(self, request: Request) -> Response:
+        record = self._project(request)
+        if not perms.is_customer_owner(self.state, caller(request), record.customer_uuid):
+            raise forbidden()
+        active = [self.state.resources[r] for r in self.state.resources_by_project.get(record.uuid)]
+        if any(r.state != "Terminated" for r in active):
+            raise ApiError(409, {"detail": "Project has active resources."})
+        record.is_removed = True
+        return Response(204)
+
+    def register(self, router: Router) -> None:
+        """Wire every route of this module."""
+        router.add("GET", "/api/users/", self.users_list)
+        router.add("POST", "/api/users/", self.users_create)
+        router.add("GET", "/api/users/me/", self.users_me)
+        router.add("GET", "/api/users/{uuid}/", self.users_retrieve)
+        router.add("PATCH", "/api/users/{uuid}/", self.users_update)
+        router.add("PUT", "/api/users/{uuid}/", self.users_update)
+        router.add("DELETE", "/api/users/{uuid}/", self.users_delete)
+        router.add("GET", "/api/users/{uuid}/identity_bridge_status/", self.users_bridge_status)
+        router.add("GET", "/api/customers/", self.customers_list)
+        router.add("POST", "/api/customers/", self.customers_create)
+        router.add("GET", "/api/customers/{uuid}/", self.customers_retrieve)
+        router.add("PATCH", "/api/customers/{uuid}/", self.customers_update)
+        router.add("PUT", "/api/customers/{uuid}/", self.customers_update)
+        router.add("DELETE", "/api/customers/{uuid}/", self.customers_delete)
+        router.add("GET", "/api/marketplace-service-providers/", self.providers_list)
+        router.add("POST", "/api/marketplace-service-providers/", self.providers_create)
+        router.add("GET", "/api/marketplace-service-providers/{uuid}/", self.providers_retrieve)
+        router.add("DELETE", "/api/marketplace-service-providers/{uuid}/", self.providers_delete)
+        router.add("GET", "/api/marketplace-categories/", self.categories_list)
+        router.add("POST", "/api/marketplace-categories/", self.categories_create)
+        router.add("GET", "/api/marketplace-categories/{uuid}/", self.categories_retrieve)
+        router.add("DELETE", "/api/marketplace-categories/{uuid}/", self.categories_delete)
+        router.add("GET", "/api/projects/", self.projects_list)
+        router.add("POST", "/api/projects/", self.projects_create)
+        router.add("GET", "/api/projects/{uuid}/", self.projects_retrieve)
+        router.add("PATCH", "/api/projects/{uuid}/", self.projects_update)
+        router.add("PUT", "/api/projects/{uuid}/", self.projects_update)
+        router.add("DELETE", "/api/projects/{uuid}/", self.projects_delete)
+
+        def customer_scope(request: Request) -> str:
+            return self._customer(request).uuid
+
+        def project_scope(request: Request) -> str:
+            return self._project(request).uuid
+
+        def provider_scope(request: Request) -> str:
+            return self.core.get(self.state.service_providers, request.params["uuid"]).customer_uuid
+
+        api_roles.register_scope(
+            router,
+            self.core,
+            prefix="/api/customers/",
+            scope_type="customer",
+            lookup=customer_scope,
+            can_manage=lambda r, s: perms.is_customer_owner(self.state, caller(r), s),
+        )
+        api_roles.register_scope(
+            router,
+            self.core,
+            prefix="/api/projects/",
+            scope_type="project",
+            lookup=project_scope,
+            can_manage=lambda r, s: perms.can_manage_project(self.state, caller(r), self.state.projects[s]),
+        )
+        api_roles.register_scope(
+            router,
+            self.core,
+            prefix="/api/marketplace-service-providers/",
+            scope_type="customer",
+            lookup=provider_scope,
+            can_manage=lambda r, s: perms.is_customer_owner(self.state, caller(r), s),
+        )
