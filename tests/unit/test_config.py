@@ -12,7 +12,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.config import dump_config, load_config, parse_config
+from adapters.config import dump_config, load_config, notices, parse_config
 from fedcore.config import (
     AccountingType,
     ComponentConfig,
@@ -191,7 +191,7 @@ def test_example_file_loads_with_tokens_from_the_environment() -> None:
     assert offering.component_mappings[1] == ComponentMapping("node_hours", {"cpu_k_hours": Decimal(128)})
     assert offering.stomp_endpoint.url == "wss://waldur-a.example.com:443/rmqws-stomp"
     assert settings.stomp_endpoint.url == "wss://waldur-b.example.com:443/rmqws-stomp"
-    assert config.notices() == ()
+    assert notices(config) == ()
 
 
 def test_example_file_without_its_environment_names_both_variables() -> None:
@@ -314,7 +314,7 @@ def test_the_agent_top_level_keys_are_kept_typed() -> None:
     assert config.sentry_dsn == Secret("https://key@sentry.example.com/1")
     assert (config.elastic_apm_server_url, config.global_proxy) == (None, None)
     assert config.log_shipping.ship_interval_seconds == 30
-    assert config.notices() == (
+    assert notices(config) == (
         "sentry_dsn: set, but fedcore does not act on it",
         "log_shipping.enabled: set, but fedcore does not act on it",
         "offerings[0]: none of order_processing_backend, membership_sync_backend, reporting_backend is 'waldur';"
