@@ -36,6 +36,8 @@ class IdentityApi:
         username = text(body, "username", max_length=128)
         if not username:
             raise bad_request("username", "This field is required.")
+        if not is_staff and not text(body, "email"):
+            raise bad_request("email", "This field is required.")
         if any(u.username == username for u in self.state.users.values()):
             raise bad_request("username", "A user with that username already exists.")
         user = User(

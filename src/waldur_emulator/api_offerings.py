@@ -317,7 +317,7 @@ class OfferingsApi:
         if not isinstance(prices, dict):
             raise bad_request("prices", "This field is required.")
         record.prices.update({k: _price(v, "prices") for k, v in prices.items()})
-        return Response(200, {"status": "Prices have been updated."})
+        return Response(200, None)
 
     def plans_quotas(self, request: Request) -> Response:
         record = self._plan_managed(request)
@@ -325,7 +325,7 @@ class OfferingsApi:
         if not isinstance(quotas, dict):
             raise bad_request("quotas", "This field is required.")
         record.quotas.update({k: int(v) for k, v in quotas.items()})
-        return Response(200, {"status": "Quotas have been updated."})
+        return Response(200, None)
 
     def register(self, router: Router) -> None:
         """Wire every route of this module."""

@@ -56,6 +56,10 @@ class Emulator:
 
     ``Emulator(staff_token="...")`` creates a staff user ``staff`` with that token. Several instances in one
     process share nothing.
+
+    ``consumer_event_access`` turns on EVENTS.md's rule 2 (events for the subscriber's own projects without
+    provider access). It is off by default: seed 000 showed an 8.0.5 server without it (an identity manager who
+    owned the consumer organisation stopped receiving offering-user events once its managed_isds was cleared).
     """
 
     def __init__(
@@ -67,8 +71,10 @@ class Emulator:
         seed: int | None = None,
         known_cuids: Mapping[str, Mapping[str, Any]] | None = None,
         staff_username: str = "staff",
+        consumer_event_access: bool = False,
     ) -> None:
         self.core = Core(bus=event_bus if event_bus is not None else NullEventBus(), clock=clock, seed=seed)
+        self.core.consumer_event_access = consumer_event_access
         self.faults = FaultInjector(seed)
         self.router = Router()
         api_roles.install_builtin_roles(self.core)

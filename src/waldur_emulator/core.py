@@ -53,6 +53,7 @@ class Core:
         self.clock = clock
         self._random = random.Random(seed)
         self.after_commit: list[Callable[[], None]] = []
+        self.consumer_event_access = False
 
     def now(self) -> dt.datetime:
         """The current time (injectable for tests)."""

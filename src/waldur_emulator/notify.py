@@ -70,7 +70,7 @@ def publish(
         if not any(o.get("object_type") == object_type for o in subscription.observable_objects):
             continue
         entitled = perms.can_see_offering(core.state, subscriber, offering)
-        if not entitled and project_uuids:
+        if not entitled and project_uuids and core.consumer_event_access:
             entitled = _consumer_access(core, subscriber, offering, project_uuids)
         if not entitled and object_type == "offering_user" and subject is not None:
             entitled = perms.isd_overlap(subscriber, subject)

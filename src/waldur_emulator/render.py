@@ -7,6 +7,7 @@ clients use, with the declared types and nullability. URLs are absolute from the
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from . import perms
@@ -50,7 +51,7 @@ def user(state: State, base: str, subject: User, viewer: User) -> J:
         "url": url(base, "users", subject.uuid),
         "uuid": subject.uuid,
         "username": subject.username,
-        "slug": subject.username,
+        "slug": re.sub(r"[^-a-zA-Z0-9_]+", "-", subject.username),
         "full_name": subject.full_name,
         "native_name": "",
         "job_title": subject.job_title,
@@ -159,7 +160,7 @@ def user_role(state: State, base: str, assignment: RoleAssignment) -> J:  # noqa
 def customer(state: State, base: str, record: Customer) -> J:
     """``Customer``."""
     provider = next((sp for sp in state.service_providers.values() if sp.customer_uuid == record.uuid), None)
-    return {
+    out: J = {
         "url": url(base, "customers", record.uuid),
         "uuid": record.uuid,
         "created": iso(record.created),
@@ -178,11 +179,13 @@ def customer(state: State, base: str, record: Customer) -> J:
         "native_name": record.native_name,
         "abbreviation": record.abbreviation,
         "description": record.description,
-        "email": record.email,
         "is_service_provider": provider is not None,
         "service_provider": url(base, "marketplace-service-providers", provider.uuid) if provider else None,
         "service_provider_uuid": provider.uuid if provider else None,
     }
+    if record.email:
+        out["email"] = record.email
+    return out
 
 
 def service_provider(state: State, base: str, record: ServiceProvider) -> J:
@@ -312,7 +315,7 @@ def plan(state: State, base: str, record: Plan, *, public: bool, with_offering: 
         "backend_id": record.backend_id,
         "organization_groups": [],
         "components": components,
-        "prices": dict(record.prices),
+        "prices": {k: float(v) for k, v in record.prices.items()},
         "future_prices": {},
         "quotas": dict(record.quotas),
         "resources_count": sum(1 for r in state.resources.values() if r.plan_uuid == record.uuid),
