@@ -33,7 +33,7 @@ class ServerHandle:
             threads=threads,
             ident="waldur-emulator",
             clear_untrusted_proxy_headers=True,
-            channel_timeout=60,
+            channel_timeout=60, asyncore_loop_timeout=0.05,
         )
         handle = cls(server, host, int(server.effective_port))
         handle._thread.start()

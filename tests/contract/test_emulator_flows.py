@@ -87,7 +87,8 @@ class World:
 
 
 def offering_users(client: httpx.Client, offering: Created, *states: str) -> list[dict[str, object]]:
-    params: list[tuple[str, str]] = [("offering_uuid", offering.uuid), *[("state", s) for s in states]]
+    params: list[tuple[str, str | int | float | bool | None]] = [("offering_uuid", offering.uuid)]
+    params += [("state", s) for s in states]
     response = client.get("/api/marketplace-offering-users/", params=params)
     assert response.status_code == 200
     body: list[dict[str, object]] = response.json()
