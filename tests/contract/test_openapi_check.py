@@ -168,6 +168,7 @@ def test_a_conforming_paginated_list_passes(schema_checker: SchemaChecker) -> No
         ({"uuid": "12345"}, "body $.uuid: '12345' is not a 'uuid'"),
         ({"url": "/api/marketplace-orders/x/"}, "body $.url: '/api/marketplace-orders/x/' is not a 'uri'"),
         ({"created": "yesterday"}, "body $.created: 'yesterday' is not a 'date-time'"),
+        ({"created_by_email": "nobody"}, "body $.created_by_email: 'nobody' is not a 'email'"),
         ({"marketplace_resource_uid": RESOURCE_UUID},
          "body $.marketplace_resource_uid: property 'marketplace_resource_uid' is not declared by the schema"),
     ],
@@ -185,8 +186,9 @@ def test_order_deviations_are_named_with_their_json_path(
     assert list_problems[0].startswith(f"GET {ORDERS_PATH} -> 200 {problem.replace('body $', 'body $[1]')}")
 
 
-def test_nullable_wrapped_enums_and_hyphenated_uuids_are_accepted(schema_checker: SchemaChecker) -> None:
-    body = order(plan_unit=None, plan_uuid=None, uuid="0b7bc53e-4a5b-4f4e-9c2b-7a1d8e6f5a40")
+def test_waldur_renderings_the_schema_does_not_spell_out_are_accepted(schema_checker: SchemaChecker) -> None:
+    body = order(plan_unit=None, plan_uuid=None, uuid="0b7bc53e-4a5b-4f4e-9c2b-7a1d8e6f5a40", created_by_email="",
+                 offering_thumbnail="")
     assert schema_checker.check_response(exchange("GET", f"{BASE}/marketplace-orders/{ORDER_UUID}/", 200, body)) == []
 
 
