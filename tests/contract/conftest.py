@@ -51,9 +51,7 @@ class EmulatorWorld:
 
         ``invalid`` marks a deliberately non-conforming request: only the (error) response is checked.
         """
-        headers = {"Authorization": f"Token {self.tokens[as_user] if as_user else STAFF_TOKEN}"}
-        if as_user == "anonymous":
-            headers = {}
+        headers = {} if as_user == "anonymous" else {"Authorization": f"Token {self.tokens[as_user or 'staff']}"}
         extensions = {SKIP_REQUEST_CHECK: True} if invalid else {}
         request = self.client.build_request(method, path, json=body, params=params, headers=headers,
                                             extensions=extensions)
@@ -102,8 +100,8 @@ def build_world(checker: SchemaChecker) -> EmulatorWorld:
 
     emulator = Emulator(staff_token=STAFF_TOKEN, seed=7)
     transport = ValidatingTransport(emulator.transport(), checker)
-    world = EmulatorWorld(emulator, transport, httpx.Client(transport=transport, base_url=BASE_URL))
-    world.tokens["staff"] = STAFF_TOKEN
+    world = EmulatorWorld(emulator, transport, httpx.Client(transport=transport, base_url=BASE_URL),
+                          tokens={"staff": STAFF_TOKEN})
     customer = world.make("customer", "/customers/", {"name": "Provider org"})
     world.make("category", "/marketplace-categories/", {"title": "HPC"})
     world.make("provider", "/marketplace-service-providers/", {"customer": customer["url"]})
