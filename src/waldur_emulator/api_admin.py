@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import effects, render_market
-from .core import Core, caller, limits_of, text
+from .core import Core, caller, limits_of, slugify, text
 from .faults import FaultInjector, FaultRule
 from .simulation import ProviderSimulation, SimulationRule
 from .store import Resource
@@ -126,6 +126,7 @@ def register(router: Router, core: Core, faults: FaultInjector, simulation: Prov
         if not isinstance(attributes, dict):
             raise bad_request("attributes", "Expected a dictionary.")
         resource.attributes = dict(attributes)
+        resource.slug = slugify(resource.name, "resource")
         state.add_resource(resource)
         if body.get("sync_offering_users", False):
             for assignment in state.roles_in(project.uuid):

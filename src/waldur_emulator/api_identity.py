@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import api_roles, perms, render
-from .core import Core, caller, flag, normalize, text
+from .core import Core, caller, flag, normalize, slugify, text
 from .store import Category, Customer, Project, ServiceProvider, User
 from .web import ApiError, Request, Response, Router, bad_request, forbidden, order_items, paginate, retrieve
 
@@ -321,7 +321,7 @@ class IdentityApi:
             raise forbidden()
         record = Project(uuid=self.core.new_uuid(), name="", customer_uuid=owner.uuid, created=self.core.now())
         self._apply_project(record, body)
-        record.slug = record.slug or record.name.lower().replace(" ", "-")[:40]
+        record.slug = record.slug or slugify(record.name, "project")
         self.state.projects[record.uuid] = record
         return Response(201, render.project(self.state, request.base_url, record))
 

@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from . import api_roles, perms, render
-from .core import Core, caller, flag, normalize, text
+from .core import Core, caller, flag, normalize, slugify, text
 from .store import Component, Offering, Plan
 from .web import ApiError, Request, Response, Router, bad_request, conflict, forbidden, paginate, retrieve
 
@@ -115,7 +115,7 @@ class OfferingsApi:
             self.core.now(),
         )
         self._apply_offering(record, body)
-        record.slug = record.slug or record.name.lower().replace(" ", "-")[:40]
+        record.slug = record.slug or slugify(record.name, "offering")
         for item in body.get("components") or []:
             record.components.append(self._component(item, record.components))
         plans = [self._plan(record, item) for item in body.get("plans") or []]

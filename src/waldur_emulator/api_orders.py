@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from . import api_resources, orderflow, perms, render_market
-from .core import Core, caller, limits_of, normalize, text, uuid_from_ref
+from .core import Core, caller, limits_of, normalize, slugify, text, uuid_from_ref
 from .store import Order, Resource, User
 from .web import (
     ApiError,
@@ -124,7 +124,7 @@ class OrdersApi:
             attributes=dict(attributes),
             end_date=attributes.get("end_date") if isinstance(attributes.get("end_date"), str) else None,
         )
-        resource.slug = (name or "resource").lower().replace(" ", "-")[:40]
+        resource.slug = slugify(name, "resource")
         order = orderflow.new_order(
             self.core,
             order_type="Create",

@@ -36,6 +36,12 @@ def normalize(value: str) -> str | None:
         return None
 
 
+def slugify(value: str, fallback: str = "item") -> str:
+    """A Waldur slug (``^[-a-zA-Z0-9_]+$``) from a display name."""
+    slug = re.sub(r"[^-a-zA-Z0-9_]+", "-", value.lower()).strip("-")[:40]
+    return slug or fallback
+
+
 def uuid_from_ref(value: object) -> str | None:
     """The UUID in a reference: a bare UUID or an API URL whose last segment is the UUID."""
     if not isinstance(value, str):

@@ -7,10 +7,10 @@ clients use, with the declared types and nullability. URLs are absolute from the
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
 from . import perms
+from .core import slugify
 from .store import (
     Category,
     Component,
@@ -51,7 +51,7 @@ def user(state: State, base: str, subject: User, viewer: User) -> J:
         "url": url(base, "users", subject.uuid),
         "uuid": subject.uuid,
         "username": subject.username,
-        "slug": re.sub(r"[^-a-zA-Z0-9_]+", "-", subject.username),
+        "slug": slugify(subject.username, "user"),
         "full_name": subject.full_name,
         "native_name": "",
         "job_title": subject.job_title,
@@ -115,7 +115,7 @@ def permissions(state: State, subject: User) -> list[J]:
             {
                 "user_uuid": subject.uuid,
                 "user_name": subject.full_name,
-                "user_slug": subject.username,
+                "user_slug": slugify(subject.username, "user"),
                 "created": iso(assignment.created),
                 "expiration_time": iso(assignment.expiration_time),
                 "created_by_full_name": "",
@@ -175,7 +175,7 @@ def customer(state: State, base: str, record: Customer) -> J:
         ),
         "users_count": len({a.user_uuid for a in state.roles_in(record.uuid)}),
         "name": record.name,
-        "slug": record.name.lower().replace(" ", "-"),
+        "slug": slugify(record.name, "customer"),
         "native_name": record.native_name,
         "abbreviation": record.abbreviation,
         "description": record.description,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .core import slugify
 from .render import component, iso, plan_url, url
 from .store import (
     AgentIdentity,
@@ -112,7 +113,7 @@ def order(state: State, base: str, record: Order) -> J:
             "created_by_email": (creator.email or None) if creator else None,
             "customer_name": owner.name,
             "customer_uuid": owner.uuid,
-            "customer_slug": owner.name.lower().replace(" ", "-"),
+            "customer_slug": slugify(owner.name, "customer"),
             "project_name": project.name,
             "project_uuid": project.uuid,
             "project_description": project.description,
