@@ -122,7 +122,7 @@ def _field_choice(template: str, method: str = "GET") -> list[str]:
     if "field" not in params:
         return []
     enum: list[str] = load_spec().deref(load_spec().deref(load_spec().at(params["field"].pointer))["items"])["enum"]
-    preferred = [name for name in ("uuid", "name", "state") if name in enum]
+    preferred: list[str] = [name for name in ("uuid", "name", "state") if name in enum]
     return (preferred or enum)[:2]
 
 
