@@ -168,15 +168,23 @@ class OfferingsApi:
     def provider_retrieve(self, request: Request) -> Response:
         return retrieve(request, render.offering(self.state, request.base_url, self._visible(request), public=False))
 
-    def provider_update(self, request: Request) -> Response:
+    def update_overview(self, request: Request) -> Response:
         record = self._managed(request)
-        self._apply_offering(record, request.json())
-        return Response(200, render.offering(self.state, request.base_url, record, public=False))
+        body = request.json()
+        api_roles.required_fields(body, "name")
+        self._apply_offering(record, {k: body[k] for k in ("name", "description", "slug") if k in body})
+        return Response(200, None)
 
     def update_integration(self, request: Request) -> Response:
         record = self._managed(request)
         body = request.json()
-        self._apply_offering(record, {k: body[k] for k in ("plugin_options", "secret_options") if k in body})
+        self._apply_offering(record, {k: body[k] for k in ("plugin_options", "secret_options", "backend_id")
+                                      if k in body})
+        return Response(200, None)
+
+    def update_attributes(self, request: Request) -> Response:
+        record = self._managed(request)
+        record.attributes = request.json()
         return Response(200, None)
 
     def _transition(self, request: Request, allowed: set[str], target: str) -> Response:
@@ -188,6 +196,9 @@ class OfferingsApi:
 
     def activate(self, request: Request) -> Response:
         return self._transition(request, {"Draft", "Paused", "Unavailable"}, "Active")
+
+    def draft(self, request: Request) -> Response:
+        return self._transition(request, {"Active", "Paused", "Unavailable", "Archived"}, "Draft")
 
     def pause(self, request: Request) -> Response:
         return self._transition(request, {"Active"}, "Paused")
@@ -333,9 +344,10 @@ class OfferingsApi:
         router.add("GET", p, self.provider_list)
         router.add("POST", p, self.create)
         router.add("GET", p + "{uuid}/", self.provider_retrieve)
-        router.add("PATCH", p + "{uuid}/", self.provider_update)
-        router.add("PUT", p + "{uuid}/", self.provider_update)
+        router.add("POST", p + "{uuid}/update_overview/", self.update_overview)
         router.add("POST", p + "{uuid}/update_integration/", self.update_integration)
+        router.add("POST", p + "{uuid}/update_attributes/", self.update_attributes)
+        router.add("POST", p + "{uuid}/draft/", self.draft)
         router.add("POST", p + "{uuid}/activate/", self.activate)
         router.add("POST", p + "{uuid}/pause/", self.pause)
         router.add("POST", p + "{uuid}/archive/", self.archive)

@@ -10,7 +10,7 @@ from typing import Any
 from . import effects, render
 from .core import Core, caller, normalize
 from .store import Role, RoleAssignment, User
-from .web import ApiError, Request, Response, Router, bad_request, forbidden, paginate
+from .web import ApiError, Request, Response, Router, bad_request, forbidden, paginate, retrieve
 
 BUILTIN_ROLES = (
     ("CUSTOMER.OWNER", "customer", "Organization owner"),
@@ -185,7 +185,7 @@ def register(router: Router, core: Core) -> None:
         role = find_role(core, request.params["uuid"])
         if role is None or role.name == request.params["uuid"]:
             raise ApiError(404, {"detail": "No Role matches the given query."})
-        return Response(200, _role_json(core, role))
+        return retrieve(request, _role_json(core, role))
 
     router.add("GET", "/api/roles/", list_roles)
     router.add("GET", "/api/roles/{uuid}/", retrieve_role)

@@ -162,6 +162,10 @@ class Router:
         if method.upper() == "GET" and "HEAD" not in table:
             table["HEAD"] = handler
 
+    def routes(self) -> list[tuple[str, str]]:
+        """Every (method, path template) served, HEAD included (for coverage checks)."""
+        return [(method, template) for template, table in self._by_template.items() for method in table]
+
     def resolve(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
         """The handler and path parameters; 404 for unknown paths, 405 for known paths with another method."""
         table = self._exact.get(path)
