@@ -22,6 +22,7 @@ from . import (
     api_orders,
     api_roles,
     api_usage,
+    api_users,
 )
 from .core import Clock, Core, system_clock
 from .events import EventBus, NullEventBus
@@ -78,8 +79,9 @@ class Emulator:
         self.faults = FaultInjector(seed)
         self.router = Router()
         api_roles.install_builtin_roles(self.core)
-        self._identity = api_identity.IdentityApi(self.core)
-        self._identity.register(self.router)
+        self._users = api_users.UsersApi(self.core)
+        self._users.register(self.router)
+        api_identity.IdentityApi(self.core).register(self.router)
         api_roles.register(self.router, self.core)
         self._orders = api_orders.OrdersApi(self.core)
         self.simulation = ProviderSimulation(self.core)
@@ -90,7 +92,7 @@ class Emulator:
         api_bridge.register(self.router, self.core)
         api_events.EventsApi(self.core).register(self.router)
         api_admin.register(self.router, self.core, self.faults, self.simulation)
-        self.staff = self._identity.create_user(
+        self.staff = self._users.create_user(
             Request("POST", "/", Query(""), {}, json.dumps({"username": staff_username}).encode(), ""),
             is_staff=True,
             token=staff_token,
