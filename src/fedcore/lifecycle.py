@@ -330,6 +330,8 @@ def _submit_change(view: OrderView, converter: LimitConverter) -> Step:
         return Retry(f"B resource {b_resource.uuid} is {b_resource.state}; {order.type} must wait")
     if b_resource.state == ResourceState.TERMINATED:
         return Fail(f"B resource {b_resource.uuid} is terminated; it cannot be updated")
+    if b_resource.state == ResourceState.ERRED and order.type == OrderType.UPDATE:
+        return Fail(f"B resource {b_resource.uuid} is Erred; Waldur B only updates the limits of OK resources")
     if view.keyed_order is UNKNOWN:
         return NeedKeyedOrder(b_resource.project_uuid, view.key)
     if order.type == OrderType.TERMINATE:
@@ -344,28 +346,34 @@ def _submit_change(view: OrderView, converter: LimitConverter) -> Step:
 def resolve_federated_resource(order: Order, project_resources: Sequence[Resource]) -> Uuid | Fail:
     """The B resource UUID an Update/Terminate order acts on, resolving Waldur's shadow resources.
 
-    The order's own A resource answers when it carries a ``backend_id``. A shadow (empty ``backend_id``) is
-    resolved to the one other federated, non-terminated resource of the offering in the same A project, narrowed
-    by name when the order names its resource. None or several candidates fail the order with the reason.
+    The order's own A resource answers when it carries a ``backend_id``. A named resource without one was never
+    created on B, and the order fails saying so (resolving it elsewhere could change the wrong resource). A
+    shadow (nameless, no ``backend_id``, or absent from the listing) is resolved to the one other federated
+    resource (neither still creating nor terminated) of the offering in the same A project, narrowed by name when
+    the order names its resource. None or several candidates fail the order with the reason.
     """
     own = next((r for r in project_resources if r.uuid == order.resource_uuid), None)
     if own is not None and own.backend_id:
         return _as_uuid(own.backend_id, own.uuid)
+    where = f"A resource {order.resource_uuid} (project {order.project_uuid})"
+    if own is not None and own.name:
+        return Fail(f"{where} has no link to B: it was never created there, so there is nothing to {order.type}")
     candidates = [
         r
         for r in project_resources
-        if r.backend_id and r.uuid != order.resource_uuid and r.state != ResourceState.TERMINATED
+        if r.backend_id
+        and r.uuid != order.resource_uuid
+        and r.state not in (ResourceState.CREATING, ResourceState.TERMINATED)
     ]
     if order.resource_name:
-        named = [r for r in candidates if r.name == order.resource_name]
-        candidates = named or candidates
+        candidates = [r for r in candidates if r.name == order.resource_name]
     if len(candidates) == 1:
         return _as_uuid(candidates[0].backend_id, candidates[0].uuid)
-    where = f"A resource {order.resource_uuid} (project {order.project_uuid})"
     if not candidates:
-        return Fail(f"{where} has no link to B and no federated resource in its project to resolve it to")
+        return Fail(f"{where} is a shadow with no link to B, and no federated resource in its project to resolve")
     listed = ", ".join(sorted(r.uuid for r in candidates))
-    return Fail(f"{where} has no link to B and {len(candidates)} federated resources could be meant: {listed}")
+    count = len(candidates)
+    return Fail(f"{where} is a shadow with no link to B; {count} federated resources could be meant: {listed}")
 
 
 def _as_uuid(backend_id: str, a_resource: Uuid) -> Uuid | Fail:

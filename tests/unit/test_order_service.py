@@ -229,14 +229,34 @@ def test_shadow_resource_is_resolved_to_the_real_link(world: World, type_: Order
 
 def test_shadow_without_any_federated_resource_fails_clearly(world: World) -> None:
     resource = world.create_done()
-    world.a.resources[resource] = world.a.resources[resource].__class__(
-        resource, ResourceState.OK, A_OFFERING, world.project.uuid, name="res"
-    )
+    world.a.resources[resource] = evolve(world.a.resources[resource], backend_id="")
     order = world.a.order_change(resource, OrderType.TERMINATE, shadow=True)
     world.run()
     a_order = world.a.orders[order.uuid]
     assert a_order.state == OrderState.ERRED
-    assert "no link to B" in a_order.error_message
+    assert "shadow with no link to B" in a_order.error_message
+
+
+def test_shadow_is_never_resolved_to_one_of_several_resources(world: World) -> None:
+    first = world.create_done()
+    world.create_done()
+    order = world.a.order_change(first, OrderType.TERMINATE, shadow=True)
+    world.run()
+    assert world.a.orders[order.uuid].state == OrderState.ERRED
+    assert "2 federated resources could be meant" in world.a.orders[order.uuid].error_message
+    assert all(o.type == OrderType.CREATE for o in world.b.orders.values())
+
+
+def test_a_never_federated_resource_is_not_resolved_to_another(world: World) -> None:
+    world.create_done()
+    failed = world.a.order_create(world.project, {"gpu": 1}, name="broken")
+    world.run()
+    assert failed.resource_uuid is not None
+    order = world.a.order_change(failed.resource_uuid, OrderType.TERMINATE)
+    world.run()
+    assert world.a.orders[order.uuid].state == OrderState.ERRED
+    assert "never created there" in world.a.orders[order.uuid].error_message
+    assert all(o.type == OrderType.CREATE for o in world.b.orders.values())
 
 
 def test_terminate_of_an_already_terminated_b_resource_is_done(world: World) -> None:

@@ -78,6 +78,16 @@ class _PassReads:
         self._b_projects[key] = project
         self._keyed[project.uuid] = {}
 
+    def forget(self, step: lc.Write, view: lc.OrderView) -> None:
+        """A write failed: what this pass read about its objects may be stale (it may have been applied)."""
+        match step:
+            case lc.CreateProject(key=key):
+                self._b_projects.pop(key, None)
+            case lc.LinkResource():
+                self._a_resources.pop(view.order.project_uuid, None)
+            case lc.SubmitCreate(order=new_order):
+                self._keyed.pop(new_order.project_uuid, None)
+
     def keyed_order(self, b_project: Uuid, a_project: Uuid, key: str) -> Order | None:
         if b_project not in self._keyed:
             keys = {lc.idempotency_key(o.uuid) for o in self._orders if o.project_uuid == a_project} | {key}
@@ -132,7 +142,11 @@ class OrderProcessor:
                               | lc.NeedBResource):
                     view = lc.with_fact(view, step, self._read(step, view, reads))
                     continue
-                result = self._write(step, reads, view)
+                try:
+                    result = self._write(step, reads, view)
+                except (TransientError, PermanentError):
+                    reads.forget(step, view)
+                    raise
                 applied.append(type(step).__name__)
                 view = lc.after_write(view, step, result)
             except TransientError as exc:
