@@ -189,6 +189,11 @@ DRIVERS["marketplace_provider_offerings_archive"] = _offering_action("archive", 
 DRIVERS["marketplace_provider_offerings_update_integration"] = _offering_action(
     "update_integration", 200, {"plugin_options": {"service_provider_can_create_offering_user": False}}
 )
+DRIVERS["marketplace_provider_offerings_draft"] = _offering_action("draft", 200, then_conflict=True)
+DRIVERS["marketplace_provider_offerings_update_overview"] = _offering_action(
+    "update_overview", 200, {"name": "Renamed offering", "description": "overview"}
+)
+DRIVERS["marketplace_provider_offerings_update_attributes"] = _offering_action("update_attributes", 200, {"x": 1})
 DRIVERS["marketplace_provider_offerings_create_offering_component"] = _offering_action(
     "create_offering_component", 201, {"type": "gpu", "name": "GPU", "billing_type": "limit"}
 )

@@ -334,3 +334,24 @@ def test_only_configured_attributes_pass_through(world: World) -> None:
     world.run()
     [b_order] = world.b.orders_with_key(idempotency_key(order.uuid))
     assert b_order.attributes == {"name": "job", "purpose": "science"}
+
+
+def test_the_real_conversion_drives_b_limits_and_refuses_unknown_components() -> None:
+    from decimal import Decimal
+
+    from fedcore.conversion import build_conversion
+    from fedcore.model import ComponentMapping
+
+    world = World()
+    world.b.components = frozenset({"cpu_k_hours", "storage"})
+    conversion = build_conversion(
+        [ComponentMapping("node_hours", {"cpu_k_hours": Decimal(128)}), ComponentMapping("storage", {})]
+    )
+    agent = OrderProcessor(world.a, world.b, world.b, conversion)
+    good = world.a.order_create(world.project, {"node_hours": 3, "storage": 5})
+    bad = world.a.order_create(world.project, {"gpu_hours": 1})
+    agent.run_pass()
+    [b_order] = world.b.orders_with_key(idempotency_key(good.uuid))
+    assert b_order.limits == {"cpu_k_hours": 384, "storage": 5}
+    assert world.a.orders[bad.uuid].state == OrderState.ERRED
+    assert "gpu_hours" in world.a.orders[bad.uuid].error_message
