@@ -20,7 +20,7 @@ from fedcore.enums import (
     UserNotFoundAction,
     UserResolveMethod,
 )
-from fedcore.ids import Uuid, normalize_uuid
+from fedcore.ids import Uuid, normalize_uuid, optional_uuid
 from fedcore.model import ComponentMapping
 
 DEFAULT_STOMP_WS_PATH = "/rmqws-stomp"
@@ -62,10 +62,6 @@ def _names(value: Iterable[str]) -> tuple[str, ...]:
 
 def _offerings(value: Iterable[OfferingConfig]) -> tuple[OfferingConfig, ...]:
     return tuple(value)
-
-
-def _optional_uuid(value: str | None) -> Uuid | None:
-    return None if value is None else normalize_uuid(value)
 
 
 class AccountingType(enum.StrEnum):
@@ -204,7 +200,7 @@ class TargetSettings:
     order_poll_timeout: int = 300
     order_poll_interval: int = 5
     target_stomp_enabled: bool = False
-    target_stomp_offering_uuid: Uuid | None = field(default=None, converter=_optional_uuid)
+    target_stomp_offering_uuid: Uuid | None = field(default=None, converter=optional_uuid)
     target_websocket_use_tls: bool | None = None
     target_stomp_ws_host: str | None = None
     target_stomp_ws_port: int | None = None

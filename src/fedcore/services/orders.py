@@ -138,8 +138,7 @@ class OrderProcessor:
                     self._finish(order, step)
                     applied.append(type(step).__name__)
                     return self._outcome(order, applied, step)
-                if isinstance(step, lc.NeedBOrder | lc.NeedProjectResources | lc.NeedBProject | lc.NeedKeyedOrder
-                              | lc.NeedBResource):
+                if isinstance(step, lc.Read):
                     view = lc.with_fact(view, step, self._read(step, view, reads))
                     continue
                 try:
@@ -152,11 +151,7 @@ class OrderProcessor:
             except TransientError as exc:
                 return self._outcome(order, applied, lc.Retry(f"transient: {exc}"))
             except PermanentError as exc:
-                if not isinstance(
-                    step,
-                    lc.Approve | lc.CreateProject | lc.SubmitCreate | lc.SubmitUpdate | lc.SubmitTerminate
-                    | lc.LinkResource | lc.LinkOrder | lc.Complete | lc.Fail,
-                ):
+                if not isinstance(step, lc.Write | lc.Complete | lc.Fail):
                     return self._outcome(order, applied, lc.Retry(f"read refused: {exc}"))
                 end = lc.on_refusal(step, exc.detail, conflict=isinstance(exc, Conflict))
                 if isinstance(end, lc.Fail) and not isinstance(step, lc.Fail):
