@@ -2,15 +2,21 @@
 
 Waldur renders UUIDs without hyphens; the generated SDK adds them; operators paste both. Every UUID
 that enters the domain goes through :func:`normalize_uuid`, so comparisons never depend on the form.
+Identity-bridge source names (``isd:puhuri``) are identifiers too; :func:`is_identity_source` is their
+one check.
 """
 
 from __future__ import annotations
 
+import re
 import uuid as _uuid
 from typing import NewType
 
 Uuid = NewType("Uuid", str)
 """A UUID in normalised form (32 lowercase hex characters)."""
+
+IDENTITY_SOURCE_PATTERN = re.compile(r"^[a-z]+:[a-zA-Z0-9._-]+$")
+"""Waldur's pattern for an identity-bridge source: a lowercase kind, a colon, a name (``isd:puhuri``)."""
 
 
 def normalize_uuid(value: str | _uuid.UUID) -> Uuid:
@@ -43,3 +49,8 @@ def is_uuid(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def is_identity_source(value: str) -> bool:
+    """True when ``value`` is a well-formed identity-bridge source (:data:`IDENTITY_SOURCE_PATTERN`)."""
+    return IDENTITY_SOURCE_PATTERN.fullmatch(value) is not None

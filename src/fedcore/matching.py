@@ -10,24 +10,22 @@ a miss means for one user (:func:`judge`). A miss never aborts a batch: each use
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Collection, Iterable, Mapping
 
 from attrs import field, frozen
 
 from fedcore.enums import UserMatchField, UserNotFoundAction, UserResolveMethod
-from fedcore.ids import Uuid, optional_uuid
+from fedcore.ids import Uuid, is_identity_source, optional_uuid
 from fedcore.model import JsonValue, UserIdentity
 
 DEFAULT_BRIDGE_ATTRIBUTES = frozenset({"first_name", "last_name", "email", "organization", "affiliations"})
 """Waldur's default ``FEDERATED_IDENTITY_SYNC_ALLOWED_ATTRIBUTES``: the profile fields the bridge accepts."""
 
-_SOURCE = re.compile(r"^[a-z]+:[a-zA-Z0-9._-]+$")
 _BRIDGEABLE = ("first_name", "last_name", "email", "organization", "civil_number", "affiliations")
 
 
 def _source(_instance: object, _attribute: object, value: str) -> None:
-    if value and not _SOURCE.match(value):
+    if value and not is_identity_source(value):
         raise ValueError(f"identity bridge source {value!r} must look like 'isd:name'")
 
 

@@ -17,26 +17,24 @@ from attrs import field, frozen
 from fedcore.enums import UserMatchField
 from fedcore.ids import Uuid, normalize_uuid
 from fedcore.matching import same_person
-from fedcore.model import Member, OfferingUser, UserIdentity
-
-DEFAULT_ROLE = "PROJECT.ADMIN"
-"""The B role given when an A role has no explicit mapping."""
-
-
-def _roles(value: Mapping[str, str]) -> Mapping[str, str]:
-    return dict(value)
+from fedcore.model import Member, OfferingUser, UserIdentity, str_map
 
 
 @frozen
 class RoleMap:
-    """A project role name -> B project role name, with a default for unmapped roles."""
+    """An A project role name -> B project role name: the one rule for translating roles.
 
-    mapping: Mapping[str, str] = field(factory=dict, converter=_roles)
-    default: str = DEFAULT_ROLE
+    ``mapping`` (the config's ``role_mapping``) wins; an unmapped role becomes ``default`` when one is set
+    (fedcore's ``default_role`` key) and otherwise keeps its own name: operators of waldur-site-agent expect
+    role names to carry over, so a file without ``default_role`` grants on B the roles it names on A.
+    """
+
+    mapping: Mapping[str, str] = field(factory=dict, converter=str_map)
+    default: str | None = None
 
     def b_role(self, a_role: str) -> str:
-        """The B role for ``a_role``."""
-        return self.mapping.get(a_role, self.default)
+        """The B role for ``a_role``: its mapping, else ``default``, else ``a_role`` itself."""
+        return self.mapping.get(a_role, self.default or a_role)
 
 
 class ChangeKind(enum.StrEnum):

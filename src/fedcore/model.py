@@ -20,6 +20,13 @@ JsonValue: TypeAlias = "str | int | float | bool | list[JsonValue] | dict[str, J
 """A JSON value: what Waldur's open ``attributes`` objects may hold."""
 
 
+# The converters below copy a field's value so that callers cannot mutate a frozen value through it. There is
+# one per field type, not one generic ``frozen_dict[K, V]``/``as_tuple[T]``: mypy's attrs plugin does not bind a
+# generic converter's type variables (``__init__`` would take ``Mapping[K, V]`` and reject every argument; plain
+# ``dict``/``tuple`` fail the same way) and refuses aliases or ``attrs.Converter`` objects. Reuse these instead
+# of adding private copies.
+
+
 def int_map(value: Mapping[str, int]) -> Mapping[str, int]:
     """Converter for attrs fields holding a component -> integer map (copies, so callers cannot mutate it)."""
     return dict(value)
@@ -37,6 +44,11 @@ def str_tuple(value: Iterable[str]) -> tuple[str, ...]:
 
 def decimal_map(value: Mapping[str, Decimal]) -> Mapping[str, Decimal]:
     """Converter for attrs fields holding a component -> Decimal map (copies it)."""
+    return dict(value)
+
+
+def str_map(value: Mapping[str, str]) -> Mapping[str, str]:
+    """Converter for attrs fields holding a name -> name map, e.g. A role -> B role (copies it)."""
     return dict(value)
 
 

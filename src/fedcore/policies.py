@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from attrs import field, frozen
 
 from fedcore.enums import EndDateSyncDirection, LimitSyncDirection
+from fedcore.model import int_map
 
 
 class Side(enum.StrEnum):
@@ -56,15 +57,11 @@ def decide_end_date(
     return EndDateWrite(Side.A, b_end) if b_wins else EndDateWrite(Side.B, a_end)
 
 
-def _limits(value: Mapping[str, int]) -> Mapping[str, int]:
-    return dict(value)
-
-
 @frozen
 class LimitWrite:
     """The complete limits to set on A, and the components whose value changes."""
 
-    limits: Mapping[str, int] = field(converter=_limits)
+    limits: Mapping[str, int] = field(converter=int_map)
     changed: frozenset[str]
 
 

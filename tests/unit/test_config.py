@@ -12,8 +12,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.config import dump_config, load_config, notices, parse_config
-from fedcore.config import (
+from adapters.config import (
     AccountingType,
     ComponentConfig,
     FedcoreConfig,
@@ -23,6 +22,11 @@ from fedcore.config import (
     TargetComponentConfig,
     TargetSettings,
     UsernameManagementBackend,
+    dump_config,
+    federation_settings,
+    load_config,
+    notices,
+    parse_config,
 )
 from fedcore.enums import (
     EndDateSyncDirection,
@@ -284,14 +288,11 @@ def test_api_urls_are_normalised(given: str, normalised: str) -> None:
 
 def test_role_mapping_with_a_default_role() -> None:
     data = with_value("offerings.0.backend_settings.role_mapping", {"PROJECT.ADMIN": "PROJECT.MANAGER"})
-    settings = parse_config(data).offerings[0].backend_settings
-    assert (settings.b_role("PROJECT.ADMIN"), settings.b_role("PROJECT.MEMBER")) == (
-        "PROJECT.MANAGER",
-        "PROJECT.MEMBER",
-    )
+    roles = federation_settings(parse_config(data).offerings[0]).roles
+    assert (roles.b_role("PROJECT.ADMIN"), roles.b_role("PROJECT.MEMBER")) == ("PROJECT.MANAGER", "PROJECT.MEMBER")
     data["offerings"][0]["backend_settings"]["default_role"] = "PROJECT.MEMBER"
-    settings = parse_config(data).offerings[0].backend_settings
-    assert (settings.b_role("PROJECT.ADMIN"), settings.b_role("CUSTOM")) == ("PROJECT.MANAGER", "PROJECT.MEMBER")
+    roles = federation_settings(parse_config(data).offerings[0]).roles
+    assert (roles.b_role("PROJECT.ADMIN"), roles.b_role("CUSTOM")) == ("PROJECT.MANAGER", "PROJECT.MEMBER")
 
 
 def test_the_agent_top_level_keys_are_kept_typed() -> None:

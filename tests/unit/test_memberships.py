@@ -45,6 +45,35 @@ def test_role_map_uses_the_default_for_unmapped_roles() -> None:
     assert ROLES.b_role("PROJECT.MEMBER") == "PROJECT.ADMIN"
 
 
+def test_without_a_default_an_unmapped_role_keeps_its_name() -> None:
+    roles = RoleMap({"PROJECT.ADMIN": "PROJECT.MANAGER"})
+    assert roles.b_role("PROJECT.ADMIN") == "PROJECT.MANAGER"
+    assert RoleMap().b_role("PROJECT.MANAGER") == "PROJECT.MANAGER"
+    assert roles.b_role("PROJECT.MEMBER") == "PROJECT.MEMBER"
+    assert roles.b_role("CUSTOM.ROLE") == "CUSTOM.ROLE"
+
+
+_NAMES = st.sampled_from(["PROJECT.ADMIN", "PROJECT.MANAGER", "PROJECT.MEMBER", "X"])
+
+
+@given(st.dictionaries(_NAMES, st.text(min_size=1)), _NAMES | st.text())
+def test_a_mapped_role_wins_over_the_default_and_the_name(mapping: dict[str, str], a_role: str) -> None:
+    for default in (None, "PROJECT.MEMBER"):
+        expected = mapping.get(a_role, default if default is not None else a_role)
+        assert RoleMap(mapping, default).b_role(a_role) == expected
+
+
+def test_an_unmapped_member_is_granted_the_same_role_name_on_b() -> None:
+    plan = plan_memberships(
+        a_team=[Member(ANN_A, "PROJECT.MANAGER")],
+        resolved={ANN_A.uuid: ANN_B.uuid},
+        b_members=[],
+        roles=RoleMap(),
+        match_field=CUID,
+    )
+    assert plan.changes == (add(ANN_B, "PROJECT.MANAGER"),)
+
+
 def test_new_team_members_are_granted_their_mapped_role() -> None:
     plan = plan_memberships(
         a_team=[Member(ANN_A, "PROJECT.MEMBER"), Member(BOB_A, "PROJECT.MANAGER")],

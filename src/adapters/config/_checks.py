@@ -15,14 +15,20 @@ from typing import TypeVar
 from urllib.parse import SplitResult, urlsplit
 
 from adapters.config._problems import Problems
-from fedcore.config import ComponentConfig, FedcoreConfig, OfferingConfig, Secret, TargetSettings
+from adapters.config.schema import (
+    ComponentConfig,
+    FedcoreConfig,
+    OfferingConfig,
+    Secret,
+    TargetSettings,
+    component_mappings,
+)
 from fedcore.conversion import mapping_problems
 from fedcore.enums import UserResolveMethod
-from fedcore.model import ComponentMapping
+from fedcore.ids import IDENTITY_SOURCE_PATTERN, is_identity_source
 
 T = TypeVar("T")
 
-_IDENTITY_SOURCE = re.compile(r"^[a-z]+:[a-zA-Z0-9._-]+$")
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+$|^\[?[0-9A-Fa-f:.]+\]?$")
 _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
@@ -192,8 +198,8 @@ def no_mqtt(value: bool) -> bool:
 
 def identity_source(value: str) -> str:
     """An identity-bridge source such as ``isd:puhuri`` (Waldur's own pattern), or empty."""
-    if value and not _IDENTITY_SOURCE.fullmatch(value):
-        raise ValueError(f"must look like 'isd:name' (pattern ^[a-z]+:[a-zA-Z0-9._-]+$), got {value!r}")
+    if value and not is_identity_source(value):
+        raise ValueError(f"must look like 'isd:name' (pattern {IDENTITY_SOURCE_PATTERN.pattern}), got {value!r}")
     return value
 
 
@@ -217,11 +223,7 @@ def role_pairs(value: Mapping[str, str]) -> Mapping[str, str]:
 
 def component_names(value: Mapping[str, ComponentConfig]) -> Mapping[str, ComponentConfig]:
     """``backend_components`` as a whole: the domain's own mapping checks (names, factors, repeats)."""
-    mappings = [
-        ComponentMapping(source=name, targets={b: t.factor for b, t in comp.target_components.items()})
-        for name, comp in value.items()
-    ]
-    problems = mapping_problems(mappings)
+    problems = mapping_problems(component_mappings(value))
     if problems:
         # mapping_problems paths start with "backend_components"; the caller's path already ends there.
         pairs = [problem.removeprefix("backend_components").partition(": ") for problem in problems]

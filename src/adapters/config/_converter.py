@@ -1,4 +1,4 @@
-"""The private cattrs converters: YAML data -> :mod:`fedcore.config` values, and back for dumping.
+"""The private cattrs converters: YAML data -> :mod:`adapters.config.schema` values, and back for dumping.
 
 Structuring is strict with our own input: scalars are never coerced across kinds (``"false"`` is not a
 bool, ``5.5`` is not an int), unknown keys are refused, and every key gets its check from
@@ -22,7 +22,7 @@ from cattrs.gen import make_dict_structure_fn, override
 
 from adapters.config import _checks as check
 from adapters.config._problems import Problems
-from fedcore.config import (
+from adapters.config.schema import (
     AccountingType,
     ComponentConfig,
     FedcoreConfig,

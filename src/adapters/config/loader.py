@@ -1,4 +1,4 @@
-"""Load fedcore's YAML configuration into :class:`fedcore.config.FedcoreConfig`.
+"""Load fedcore's YAML configuration into :class:`adapters.config.schema.FedcoreConfig`.
 
 The file format is waldur-site-agent's, for ``backend_type: waldur`` offerings (docs/configuration.md).
 Loading is a pure function of the text and the environment: every problem is collected and raised at
@@ -17,7 +17,7 @@ from cattrs.errors import BaseValidationError
 
 from adapters.config._converter import ENVIRON, structurer, unstructurer
 from adapters.config._problems import Problems, problems_of, render
-from fedcore.config import FedcoreConfig
+from adapters.config.schema import FedcoreConfig
 from fedcore.errors import ConfigError
 
 

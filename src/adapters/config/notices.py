@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fedcore.config import FedcoreConfig, OfferingConfig
+from adapters.config.schema import FedcoreConfig, OfferingConfig
 
 
 def notices(config: FedcoreConfig) -> tuple[str, ...]:

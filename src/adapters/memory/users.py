@@ -11,7 +11,6 @@ NotFound. Its :class:`~adapters.memory.faults.Faults` make chosen calls fail, to
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
 import attrs
@@ -19,10 +18,9 @@ import attrs
 from adapters.memory.faults import Faults
 from fedcore.enums import OfferingUserState, UserMatchField
 from fedcore.errors import NotFound, PermanentError
-from fedcore.ids import Uuid, normalize_uuid
+from fedcore.ids import Uuid, is_identity_source, normalize_uuid
 from fedcore.model import JsonValue, Member, OfferingUser, UserIdentity
 
-_SOURCE = re.compile(r"^[a-z]+:[a-zA-Z0-9._-]+$")
 _BRIDGE_DEFAULT = frozenset({"first_name", "last_name", "email", "organization", "affiliations"})
 
 
@@ -163,7 +161,7 @@ class MemoryUsers:
         where = f"{self.side} POST identity-bridge"
         if not username or len(username) > 128:
             raise PermanentError("username must be 1-128 characters", where=where, status=400)
-        if not _SOURCE.match(source):
+        if not is_identity_source(source):
             raise PermanentError(f"invalid source {source!r}", where=where, status=400)
         if source not in self.managed_sources:
             raise PermanentError("source is not managed by the caller", where=where, status=403)

@@ -1,8 +1,14 @@
-"""The domain's view of fedcore's configuration: frozen values, no parsing.
+"""The configuration file's schema: one frozen attrs class per level of the YAML, no parsing.
 
 The keys mirror the YAML that waldur-site-agent reads for ``backend_type: waldur`` offerings, so operators
-reuse their files unchanged. Loading, defaults that need I/O (time zones, environment variables) and every
-validation with a path live in :mod:`adapters.config`; construct these classes directly only in tests.
+reuse their files unchanged (docs/configuration.md is the operator's reference). This is the file format,
+not the domain: it keeps every key the agent accepts, including the ones fedcore does not act on (log
+shipping, Sentry, MQTT...). The services take :class:`fedcore.settings.FederationSettings`, which
+:func:`adapters.config.federation_settings` builds from an :class:`OfferingConfig`; runners read the
+rest (tokens, URLs, STOMP endpoints, which jobs run) from here.
+
+Loading, defaults that need I/O (time zones, environment variables) and every validation with a path live
+in :mod:`adapters.config.loader` and its private converter; construct these classes directly only in tests.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from fedcore.enums import (
     UserResolveMethod,
 )
 from fedcore.ids import Uuid, normalize_uuid, optional_uuid
-from fedcore.model import ComponentMapping
+from fedcore.model import ComponentMapping, str_map, str_tuple
 
 DEFAULT_STOMP_WS_PATH = "/rmqws-stomp"
 """Where nginx in front of Waldur proxies RabbitMQ's web-STOMP (EVENTS.md section 2)."""
@@ -50,14 +56,6 @@ def _targets(value: Mapping[str, TargetComponentConfig]) -> Mapping[str, TargetC
 
 def _components(value: Mapping[str, ComponentConfig]) -> Mapping[str, ComponentConfig]:
     return dict(value)
-
-
-def _roles(value: Mapping[str, str]) -> Mapping[str, str]:
-    return dict(value)
-
-
-def _names(value: Iterable[str]) -> tuple[str, ...]:
-    return tuple(value)
 
 
 def _offerings(value: Iterable[OfferingConfig]) -> tuple[OfferingConfig, ...]:
@@ -174,6 +172,14 @@ class ComponentConfig:
     renewal_duration_step: int | None = None
 
 
+def component_mappings(components: Mapping[str, ComponentConfig]) -> tuple[ComponentMapping, ...]:
+    """``backend_components`` as the domain's mappings: each A component with its B targets and factors."""
+    return tuple(
+        ComponentMapping(source=name, targets={b: t.factor for b, t in comp.target_components.items()})
+        for name, comp in components.items()
+    )
+
+
 def _default_resolve_method(settings: TargetSettings) -> UserResolveMethod:
     # The identity bridge cannot work without a source, so a file without one (seed 001) means lookup by field.
     return UserResolveMethod.IDENTITY_BRIDGE if settings.identity_bridge_source else UserResolveMethod.USER_FIELD
@@ -181,7 +187,11 @@ def _default_resolve_method(settings: TargetSettings) -> UserResolveMethod:
 
 @frozen
 class TargetSettings:
-    """``backend_settings``: how to reach Waldur B and how A's users, roles and dates map onto it."""
+    """``backend_settings``: how to reach Waldur B and how A's users, roles and dates map onto it.
+
+    ``role_mapping`` and ``default_role`` become a :class:`fedcore.memberships.RoleMap`, the one place
+    that translates roles (:func:`adapters.config.federation_settings`).
+    """
 
     target_api_url: str
     target_api_token: Secret
@@ -191,11 +201,11 @@ class TargetSettings:
     identity_bridge_source: str = ""
     user_resolve_method: UserResolveMethod = Factory(_default_resolve_method, takes_self=True)
     user_not_found_action: UserNotFoundAction = UserNotFoundAction.WARN
-    role_mapping: Mapping[str, str] = field(factory=dict, converter=_roles)
+    role_mapping: Mapping[str, str] = field(factory=dict, converter=str_map)
     default_role: str | None = None
     end_date_sync_direction: EndDateSyncDirection = EndDateSyncDirection.BIDIRECTIONAL
     limit_sync_direction: LimitSyncDirection = LimitSyncDirection.B_TO_A
-    passthrough_attributes: tuple[str, ...] = field(default=(), converter=_names)
+    passthrough_attributes: tuple[str, ...] = field(default=(), converter=str_tuple)
     fetch_consented_users_only: bool = False
     order_poll_timeout: int = 300
     order_poll_interval: int = 5
@@ -205,10 +215,6 @@ class TargetSettings:
     target_stomp_ws_host: str | None = None
     target_stomp_ws_port: int | None = None
     target_stomp_ws_path: str | None = None
-
-    def b_role(self, a_role: str) -> str:
-        """The B role for an A role: ``role_mapping``, else ``default_role``, else the same name."""
-        return self.role_mapping.get(a_role, self.default_role or a_role)
 
     @property
     def stomp_offering_uuid(self) -> Uuid:
@@ -261,10 +267,7 @@ class OfferingConfig:
     @property
     def component_mappings(self) -> tuple[ComponentMapping, ...]:
         """Every A component with its B targets and factors (empty targets: passthrough)."""
-        return tuple(
-            ComponentMapping(source=name, targets={b: t.factor for b, t in comp.target_components.items()})
-            for name, comp in self.backend_components.items()
-        )
+        return component_mappings(self.backend_components)
 
     @property
     def processes_orders(self) -> bool:
