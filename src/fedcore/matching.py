@@ -5,6 +5,9 @@ remote-eduteams, or look them up by a user field. The ports do the calls; this m
 send (:func:`bridge_attributes`), which lookup candidate really matches (:func:`pick_exact`: Waldur's
 ``email`` filter is a case-insensitive *substring*, so a listing is only a list of candidates), and what
 a miss means for one user (:func:`judge`). A miss never aborts a batch: each user gets an outcome.
+
+One comparison rule serves every join of A and B people (:func:`match_key`): CUIDs and emails compare
+case-insensitively, usernames exactly; surrounding whitespace never counts.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from attrs import field, frozen
 
 from fedcore.enums import UserMatchField, UserNotFoundAction, UserResolveMethod
 from fedcore.ids import Uuid, is_identity_source, optional_uuid
-from fedcore.model import JsonValue, UserIdentity
+from fedcore.model import JsonValue, OfferingUser, UserIdentity
 
 DEFAULT_BRIDGE_ATTRIBUTES = frozenset({"first_name", "last_name", "email", "organization", "affiliations"})
 """Waldur's default ``FEDERATED_IDENTITY_SYNC_ALLOWED_ATTRIBUTES``: the profile fields the bridge accepts."""
@@ -101,16 +104,27 @@ def lookup_value(user: UserIdentity, match_field: UserMatchField) -> str:
     return user.username.strip()
 
 
-def _key(value: str, match_field: UserMatchField) -> str:
-    # Email addresses are compared whole but case-insensitively, as Waldur and mail systems treat them.
+def match_key(value: str, match_field: UserMatchField) -> str:
+    """The form in which a ``match_field`` value is compared: equal keys mean the same person.
+
+    CUIDs and emails are compared whole but case-insensitively (casefolded), as Waldur's own filters on
+    them are (``user_username`` is ``iexact``) and as mail systems treat addresses. A ``username`` is
+    compared exactly: it is a local account name, and ``Bob`` and ``bob`` may be two people. Surrounding
+    whitespace is never part of a value. An empty key identifies no one.
+    """
     value = value.strip()
-    return value.casefold() if match_field is UserMatchField.EMAIL else value
+    return value if match_field is UserMatchField.USERNAME else value.casefold()
+
+
+def offering_user_value(user: OfferingUser, match_field: UserMatchField) -> str:
+    """The value that identifies the person behind an offering user: ``user_email`` or the CUID."""
+    return user.user_email if match_field is UserMatchField.EMAIL else user.user_username
 
 
 def same_person(a_user: UserIdentity, b_user: UserIdentity, match_field: UserMatchField) -> bool:
     """True when ``b_user`` is an exact match for ``a_user`` on ``match_field`` (never a substring)."""
-    wanted = _key(lookup_value(a_user, match_field), match_field)
-    return bool(wanted) and wanted == _key(lookup_value(b_user, match_field), match_field)
+    wanted = match_key(lookup_value(a_user, match_field), match_field)
+    return bool(wanted) and wanted == match_key(lookup_value(b_user, match_field), match_field)
 
 
 def pick_exact(a_user: UserIdentity, match_field: UserMatchField, candidates: Iterable[UserIdentity]) -> UserMatch:

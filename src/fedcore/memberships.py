@@ -111,9 +111,13 @@ def plan_memberships(
 
 
 def known_identities(offering_users: Iterable[OfferingUser]) -> list[UserIdentity]:
-    """A's offering users as identities (user UUID and CUID): the A people fedcore may manage on B.
+    """A's offering users as identities (user UUID, CUID, email): the A people fedcore may manage on B.
 
-    Offering users carry no email, so under email matching a former member is never recognised and
-    therefore never revoked: the safe side.
+    One identity per A user. They are compared with :func:`fedcore.matching.same_person`, so a CUID
+    matches B's whatever its case, and an email only when A's offering shows it (an offering that hides
+    ``user_email`` leaves former members unrecognised under email matching, hence never revoked).
     """
-    return [UserIdentity(uuid=u.user_uuid, username=u.user_username) for u in offering_users]
+    found: dict[Uuid, UserIdentity] = {}
+    for u in offering_users:
+        found.setdefault(u.user_uuid, UserIdentity(uuid=u.user_uuid, username=u.user_username, email=u.user_email))
+    return list(found.values())

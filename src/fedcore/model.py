@@ -146,6 +146,8 @@ class OfferingUser:
     """A marketplace offering user: a user's account on one offering.
 
     ``user_username`` is the user's CUID; ``username`` the offering-local account name (None when unset).
+    ``user_email`` is the user's email as the offering shows it ("" when the offering does not expose it);
+    it identifies the person when users are matched by email.
     """
 
     uuid: Uuid = field(converter=normalize_uuid)
@@ -155,6 +157,7 @@ class OfferingUser:
     state: OfferingUserState
     username: str | None = None
     is_restricted: bool = False
+    user_email: str = ""
 
 
 @frozen

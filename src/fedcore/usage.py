@@ -3,8 +3,9 @@
 Totals are converted and rounded to Waldur's quantum. Per-user usage is converted user by user and then
 apportioned with the largest-remainder method, so the users' rounded shares of a component add up
 exactly to the rounded sum of their converted usage (rounding each share alone could lose or invent a
-cent). B usernames reach A through the CUID: B offering user (username -> CUID), A offering user (CUID ->
-username). The plan writes only what A does not already show, so applying it twice changes nothing.
+cent). B usernames reach A through the person: B offering user (username -> CUID or email), A offering
+user (CUID or email -> username), compared as :func:`fedcore.matching.match_key` says. The plan writes
+only what A does not already show, so applying it twice changes nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from fractions import Fraction
 
 from attrs import field, frozen
 
+from fedcore.enums import UserMatchField
+from fedcore.matching import match_key, offering_user_value
 from fedcore.model import OfferingUser, ResourceUsage
 
 UsageConverter = Callable[[Mapping[str, Decimal]], Mapping[str, Decimal]]
@@ -48,10 +51,26 @@ class UsagePlan:
         return self.totals is None and not self.per_user
 
 
-def username_map(b_users: Iterable[OfferingUser], a_users: Iterable[OfferingUser]) -> dict[str, str]:
-    """B offering username -> A offering username, joined on the CUID; users without a username drop out."""
-    a_by_cuid = {u.user_username: u.username for u in a_users if u.username}
-    return {u.username: a_by_cuid[u.user_username] for u in b_users if u.username and u.user_username in a_by_cuid}
+def username_map(
+    b_users: Iterable[OfferingUser], a_users: Iterable[OfferingUser], match_field: UserMatchField = UserMatchField.CUID
+) -> dict[str, str]:
+    """B offering username -> A offering username, people joined on ``match_field`` (the CUID by default).
+
+    Keys compare by :func:`fedcore.matching.match_key` (a CUID whatever its case). Users without a
+    username drop out, and so does a person for whom A shows more than one username: usage is never
+    attributed to a guess.
+    """
+    a_names: defaultdict[str, set[str]] = defaultdict(set)
+    for user in a_users:
+        key = match_key(offering_user_value(user, match_field), match_field)
+        if user.username and key:
+            a_names[key].add(user.username)
+    result: dict[str, str] = {}
+    for user in b_users:
+        names = a_names.get(match_key(offering_user_value(user, match_field), match_field), set())
+        if user.username and len(names) == 1:
+            result[user.username] = next(iter(names))
+    return result
 
 
 def quantize(amount: Decimal, quantum: Decimal = DEFAULT_QUANTUM) -> Decimal:

@@ -6,18 +6,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fedcore.enums import UserMatchField, UserNotFoundAction, UserResolveMethod
+from fedcore.enums import OfferingUserState, UserMatchField, UserNotFoundAction, UserResolveMethod
 from fedcore.matching import (
     MatchSettings,
     MatchStatus,
     UserMatch,
     bridge_attributes,
     judge,
+    match_key,
     matched_targets,
+    offering_user_value,
     pick_exact,
     same_person,
 )
-from fedcore.model import UserIdentity
+from fedcore.model import OfferingUser, UserIdentity
 
 pytestmark = pytest.mark.unit
 
@@ -52,12 +54,50 @@ def test_two_exact_matches_are_ambiguous_but_duplicates_of_one_user_are_not() ->
     assert "2" in outcome.detail
 
 
-def test_cuid_and_username_match_the_b_username_exactly_and_case_sensitively() -> None:
+def test_cuids_match_whatever_the_case_usernames_only_exactly() -> None:
     b_same = user(20, "ann@myaccessid.org")
-    b_case = user(21, "ANN@myaccessid.org")
+    b_case = user(21, " ANN@MyAccessID.org ")
     assert same_person(ANN, b_same, UserMatchField.CUID)
     assert same_person(ANN, b_same, UserMatchField.USERNAME)
-    assert not same_person(ANN, b_case, UserMatchField.CUID)
+    assert same_person(ANN, b_case, UserMatchField.CUID)
+    assert not same_person(ANN, b_case, UserMatchField.USERNAME)
+    assert same_person(user(1, "Alice@CUID"), user(2, "alice@cuid"), UserMatchField.CUID)
+    assert not same_person(user(1, "Bob"), user(2, "bob"), UserMatchField.USERNAME)
+
+
+@pytest.mark.parametrize(
+    ("value", "match_field", "key"),
+    [
+        (" Alice@CUID ", UserMatchField.CUID, "alice@cuid"),
+        ("Ann@Example.ORG", UserMatchField.EMAIL, "ann@example.org"),
+        (" Bob ", UserMatchField.USERNAME, "Bob"),
+        ("Stra\u00dfe@cuid", UserMatchField.CUID, "strasse@cuid"),
+        ("   ", UserMatchField.CUID, ""),
+    ],
+)
+def test_match_key_is_the_one_comparison_rule(value: str, match_field: UserMatchField, key: str) -> None:
+    assert match_key(value, match_field) == key
+
+
+def test_offering_users_are_identified_by_cuid_or_email() -> None:
+    record = OfferingUser(
+        uuid=f"{1:032x}",
+        user_uuid=f"{2:032x}",
+        user_username="ann@cuid",
+        offering_uuid=f"{3:032x}",
+        state=OfferingUserState.OK,
+        user_email="ann@example.org",
+    )
+    assert offering_user_value(record, UserMatchField.CUID) == "ann@cuid"
+    assert offering_user_value(record, UserMatchField.USERNAME) == "ann@cuid"
+    assert offering_user_value(record, UserMatchField.EMAIL) == "ann@example.org"
+
+
+@given(a=st.text(max_size=12), b=st.text(max_size=12), match_field=st.sampled_from(list(UserMatchField)))
+def test_same_person_is_symmetric_and_keys_are_stable(a: str, b: str, match_field: UserMatchField) -> None:
+    left, right = user(1, a, a), user(2, b, b)
+    assert same_person(left, right, match_field) == same_person(right, left, match_field)
+    assert match_key(match_key(a, match_field), match_field) == match_key(a, match_field)
 
 
 def test_a_user_without_the_field_is_not_found_without_matching_empty_values() -> None:

@@ -164,6 +164,45 @@ def test_known_identities_come_from_offering_users() -> None:
     assert known_identities([record]) == [UserIdentity(uuid=ANN_A.uuid, username="ann")]
 
 
+def offering_user(n: int, user: UserIdentity, email: str = "") -> OfferingUser:
+    return OfferingUser(
+        uuid=f"{n:032x}",
+        user_uuid=user.uuid,
+        user_username=user.username,
+        offering_uuid=f"{2:032x}",
+        state=OfferingUserState.OK,
+        user_email=email,
+    )
+
+
+def test_known_identities_carry_the_email_once_per_person() -> None:
+    carol = a_user(3, "carol@cuid")
+    records = [offering_user(1, carol, "carol@example.org"), offering_user(2, carol, "carol@example.org")]
+    expected = UserIdentity(uuid=carol.uuid, username="carol@cuid", email="carol@example.org")
+    assert known_identities(records) == [expected]
+
+
+@pytest.mark.parametrize(("match_field", "revoked"), [(CUID, True), (UserMatchField.USERNAME, False)])
+def test_a_former_member_is_recognised_by_cuid_whatever_its_case(match_field: UserMatchField, revoked: bool) -> None:
+    former = known_identities([offering_user(1, a_user(5, "Bob@CUID"))])
+    bob_b = b_user(5, "bob@cuid")
+    plan = plan_memberships(
+        a_team=[], resolved={}, b_members=[Member(bob_b, "PROJECT.ADMIN")], roles=ROLES, match_field=match_field,
+        known=former,
+    )  # fmt: skip
+    assert plan.changes == ((remove(bob_b, "PROJECT.ADMIN"),) if revoked else ())
+
+
+def test_a_former_member_is_recognised_by_the_email_offering_users_now_carry() -> None:
+    former = known_identities([offering_user(1, a_user(6, "dan-a"), "Dan@Example.org")])
+    dan_b, lookalike = b_user(6, "dan-b", "dan@example.org"), b_user(7, "x", "dan@example.org.uk")
+    plan = plan_memberships(
+        a_team=[], resolved={}, b_members=[Member(dan_b, "PROJECT.ADMIN"), Member(lookalike, "PROJECT.ADMIN")],
+        roles=ROLES, match_field=UserMatchField.EMAIL, known=former,
+    )  # fmt: skip
+    assert plan.changes == (remove(dan_b, "PROJECT.ADMIN"),)
+
+
 # --- properties: on the fake, one apply converges and unmappable members survive -------------------------
 
 A_ROLES = ["PROJECT.ADMIN", "PROJECT.MANAGER", "PROJECT.MEMBER"]

@@ -6,12 +6,13 @@ import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.memory.usage import MemoryUsage
-from fedcore.enums import OfferingUserState
+from fedcore.enums import OfferingUserState, UserMatchField
 from fedcore.errors import PermanentError
 from fedcore.ids import normalize_uuid
 from fedcore.model import OfferingUser, ResourceUsage, UserUsage
@@ -50,6 +51,26 @@ def test_username_map_joins_on_the_cuid() -> None:
     b_users = [ou(1, "ann", "ann_b"), ou(2, "bob", "bob_b"), ou(3, "cid", None)]
     a_users = [ou(11, "ann", "ann_a"), ou(12, "bob", None), ou(13, "cid", "cid_a")]
     assert username_map(b_users, a_users) == {"ann_b": "ann_a"}
+
+
+def test_username_map_compares_cuids_case_insensitively() -> None:
+    assert username_map([ou(1, "alice@cuid", "alice_b")], [ou(11, "Alice@CUID", "alice_a")]) == {"alice_b": "alice_a"}
+
+
+def test_username_map_joins_on_the_username_exactly_under_the_username_field() -> None:
+    b_users = [ou(1, "Bob", "bob_b1"), ou(2, "bob", "bob_b2")]
+    assert username_map(b_users, [ou(11, "bob", "bob_a")], UserMatchField.USERNAME) == {"bob_b2": "bob_a"}
+
+
+def test_username_map_joins_on_the_email_under_the_email_field() -> None:
+    b_users = [attrs.evolve(ou(1, "ann-b", "ann_b"), user_email="ann@example.org")]
+    a_users = [attrs.evolve(ou(11, "ann-a", "ann_a"), user_email="Ann@Example.org"), ou(12, "ann-b", "decoy")]
+    assert username_map(b_users, a_users, UserMatchField.EMAIL) == {"ann_b": "ann_a"}
+
+
+def test_username_map_never_guesses_between_two_a_usernames() -> None:
+    a_users = [ou(11, "ann", "ann_a"), ou(12, "ANN", "ann_other")]
+    assert username_map([ou(1, "ann", "ann_b")], a_users) == {}
 
 
 def test_plan_converts_totals_and_maps_users() -> None:

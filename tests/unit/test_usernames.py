@@ -7,24 +7,35 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.memory.users import MemoryUsers
-from fedcore.enums import OfferingUserState
+from fedcore.enums import OfferingUserState, UserMatchField, UserResolveMethod
+from fedcore.matching import MatchSettings
 from fedcore.model import OfferingUser
-from fedcore.usernames import SOURCE_STATES, TARGET_STATES, plan_username_patches
+from fedcore.usernames import SOURCE_STATES, TARGET_STATES, UsernamePlan, plan_username_patches
 
 pytestmark = pytest.mark.unit
 
 S = OfferingUserState
 
 
-def ou(n: int, cuid: str, state: OfferingUserState, username: str | None, *, restricted: bool = False) -> OfferingUser:
+def ou(
+    n: int,
+    cuid: str,
+    state: OfferingUserState,
+    username: str | None,
+    *,
+    restricted: bool = False,
+    email: str = "",
+    user: int | None = None,
+) -> OfferingUser:
     return OfferingUser(
         uuid=f"{n:032x}",
-        user_uuid=f"{n + 1000:032x}",
+        user_uuid=f"{(n + 1000 if user is None else user):032x}",
         user_username=cuid,
         offering_uuid=f"{7:032x}",
         state=state,
         username=username,
         is_restricted=restricted,
+        user_email=email,
     )
 
 
@@ -56,9 +67,15 @@ def test_b_users_without_a_username_are_not_copied(b_name: str | None) -> None:
     assert plan_username_patches([ou(1, "ann", S.OK, "x")], [ou(2, "ann", S.OK, b_name)]).is_empty
 
 
-def test_restricted_users_are_excluded_on_both_sides() -> None:
+def test_a_restricted_a_user_is_not_patched() -> None:
+    # A's operator froze that record; the existing agent leaves it alone too.
     assert plan_username_patches([ou(1, "ann", S.OK, "x", restricted=True)], [ou(2, "ann", S.OK, "y")]).is_empty
-    assert plan_username_patches([ou(1, "ann", S.OK, "x")], [ou(2, "ann", S.OK, "y", restricted=True)]).is_empty
+
+
+def test_a_restricted_b_users_username_is_still_copied() -> None:
+    # Restriction is about access, not identity: the B account keeps its name.
+    plan = plan_username_patches([ou(1, "ann", S.OK, "x")], [ou(2, "ann", S.OK, "y", restricted=True)])
+    assert [(p.cuid, p.username) for p in plan.patches] == [("ann", "y")]
 
 
 def test_matching_is_on_the_cuid_only() -> None:
@@ -77,6 +94,76 @@ def test_conflicting_b_usernames_for_one_cuid_are_skipped_and_reported() -> None
     plan = plan_username_patches([ou(1, "ann", S.OK, "x")], b_users)
     assert plan.is_empty
     assert plan.ambiguous == ("ann",)
+
+
+# --- the join: one rule per resolve method, the same as membership sync -----------------------------------
+
+ALICE_A = ou(1, "Alice@CUID", S.REQUESTED, None, email="alice@uni.example")
+
+
+def patched(plan: UsernamePlan) -> list[tuple[str, str]]:
+    return [(p.offering_user_uuid, p.username) for p in plan.patches]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        MatchSettings(UserResolveMethod.IDENTITY_BRIDGE, UserMatchField.EMAIL, source="isd:puhuri"),
+        MatchSettings(UserResolveMethod.REMOTE_EDUTEAMS, UserMatchField.EMAIL),
+        MatchSettings(UserResolveMethod.USER_FIELD, UserMatchField.CUID),
+    ],
+    ids=["identity_bridge", "remote_eduteams", "user_field+cuid"],
+)
+def test_cuid_methods_join_on_the_cuid_whatever_its_case(settings: MatchSettings) -> None:
+    # B lower-cases the CUID; a decoy shares Alice's email but is someone else in the CUID space.
+    b_users = [
+        ou(2, "alice@cuid", S.OK, "alice01", email="a.smith@other.example"),
+        ou(3, "mallory@cuid", S.OK, "decoy", email="alice@uni.example"),
+    ]
+    plan = plan_username_patches([ALICE_A], b_users, settings.identity_field)
+    assert patched(plan) == [(ALICE_A.uuid, "alice01")]
+
+
+def test_user_field_email_joins_on_the_email_whole_and_case_insensitively() -> None:
+    settings = MatchSettings(UserResolveMethod.USER_FIELD, UserMatchField.EMAIL)
+    ann_a = ou(1, "ann-on-a", S.OK, "placeholder", email="Ann@Example.org")
+    b_users = [
+        ou(2, "ann-on-b", S.OK, "ann01", email=" ann@example.org "),
+        ou(3, "ann-on-a", S.OK, "same-cuid-other-person", email="ann.other@example.org"),
+        ou(4, "jo", S.OK, "substring", email="joann@example.org"),
+    ]
+    plan = plan_username_patches([ann_a], b_users, settings.identity_field)
+    assert patched(plan) == [(ann_a.uuid, "ann01")]
+    assert plan.patches[0].cuid == "ann-on-a"
+
+
+def test_user_field_username_joins_on_the_username_exactly() -> None:
+    settings = MatchSettings(UserResolveMethod.USER_FIELD, UserMatchField.USERNAME)
+    bob_a = ou(1, "bob", S.OK, "placeholder", email="bob@example.org")
+    b_users = [ou(2, "Bob", S.OK, "other-bob", email="bob@example.org"), ou(3, "bob", S.OK, "bob01", email="b@x.org")]
+    assert patched(plan_username_patches([bob_a], b_users, settings.identity_field)) == [(bob_a.uuid, "bob01")]
+    # Bob and bob are two people under the username rule, one person under the CUID rule.
+    assert plan_username_patches([bob_a], b_users[:1], UserMatchField.USERNAME).is_empty
+    assert patched(plan_username_patches([bob_a], b_users[:1], UserMatchField.CUID)) == [(bob_a.uuid, "other-bob")]
+
+
+def test_an_empty_email_joins_no_one() -> None:
+    plan = plan_username_patches([ou(1, "ann", S.OK, "x")], [ou(2, "bob", S.OK, "bob01")], UserMatchField.EMAIL)
+    assert plan.is_empty
+
+
+def test_one_key_naming_two_a_users_is_ambiguous_and_skipped() -> None:
+    # Waldur does not make emails unique: two A people with one address cannot both own B's account.
+    a_users = [ou(1, "ann", S.OK, "x", email="shared@example.org"), ou(3, "bea", S.OK, "y", email="Shared@example.org")]
+    plan = plan_username_patches(a_users, [ou(2, "b", S.OK, "b01", email="shared@example.org")], UserMatchField.EMAIL)
+    assert plan.is_empty
+    assert plan.ambiguous == ("shared@example.org",)
+
+
+def test_two_records_of_one_a_user_are_both_patched() -> None:
+    a_users = [ou(1, "ann", S.OK, "x", user=50), ou(3, "ann", S.REQUESTED, None, user=50)]
+    plan = plan_username_patches(a_users, [ou(2, "ann", S.OK, "ann01")])
+    assert patched(plan) == [(f"{1:032x}", "ann01"), (f"{3:032x}", "ann01")]
 
 
 cuids = st.sampled_from(["ann", "bob", "cid", "dan", "eve"])
@@ -113,3 +200,28 @@ def test_plan_is_idempotent_after_applying_it_to_the_fake(
     for record in a.offering_users():
         if record.uuid in patched:
             assert (record.username, record.state) == (patched[record.uuid], S.OK)
+
+
+people = st.sampled_from([("ann", "ann@x.org"), ("Ann", "ANN@x.org"), ("bob", "b@x.org"), ("BOB", "bob@x.org")])
+rows = st.lists(st.tuples(people, states, names, st.booleans()), max_size=8)
+
+
+@given(a_rows=rows, b_rows=rows, match_field=st.sampled_from(list(UserMatchField)))
+def test_plan_is_idempotent_under_every_match_field(
+    a_rows: list[tuple[tuple[str, str], OfferingUserState, str | None, bool]],
+    b_rows: list[tuple[tuple[str, str], OfferingUserState, str | None, bool]],
+    match_field: UserMatchField,
+) -> None:
+    a = MemoryUsers("A")
+    for (cuid, email), state, name, restricted in a_rows:
+        who = a.user_by_username(cuid) or a.add_user(cuid, email)
+        a.add_offering_user(who, state, name, is_restricted=restricted)
+    b_users = [
+        ou(100 + i, cuid, state, name, restricted=r, email=email)
+        for i, ((cuid, email), state, name, r) in enumerate(b_rows)
+    ]
+    plan = plan_username_patches(a.list_offering_users(SOURCE_STATES), b_users, match_field)
+    for patch in plan.patches:
+        a.set_offering_user_username(patch.offering_user_uuid, patch.username)
+    assert plan_username_patches(a.list_offering_users(SOURCE_STATES), b_users, match_field).is_empty
+    assert not {p.offering_user_uuid for p in plan.patches} & {u.uuid for u in a.offering_users() if u.is_restricted}
