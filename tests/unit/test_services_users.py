@@ -253,6 +253,9 @@ class FlakyPatches:
     def list_offering_users(self, states: Collection[OfferingUserState]) -> Sequence[OfferingUser]:
         return self.inner.list_offering_users(states)
 
+    def offering_users_of(self, user_username: str) -> Sequence[OfferingUser]:
+        return self.inner.offering_users_of(user_username)
+
     def list_team(self, project_uuid: Uuid) -> Sequence[Member]:
         return self.inner.list_team(project_uuid)
 

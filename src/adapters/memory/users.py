@@ -4,8 +4,11 @@ One :class:`MemoryUsers` stands for one Waldur (A or B) and satisfies :class:`~f
 :class:`~fedcore.ports.users.TargetUsers` and :class:`~fedcore.ports.users.TargetMembers`. It follows
 Waldur's rules where fedcore depends on them: setting a username moves an offering user to OK; the
 identity bridge needs a managed, well-formed source, refuses fields it does not allow and creates or
-updates idempotently; the ``email`` lookup is a case-insensitive substring match; unknown UUIDs are
-NotFound. Its :class:`~adapters.memory.faults.Faults` make chosen calls fail, to show one failure stops nothing.
+updates idempotently; removing a source clears what it owned and deactivates a user left with none
+(policy ``all_isds_removed``); the ``email`` lookup is a case-insensitive substring match; the per-user
+offering-user read is exact but case-insensitive; offering users show their user's current email; unknown
+UUIDs are NotFound. Its :class:`~adapters.memory.faults.Faults` make chosen calls fail, to show one failure
+stops nothing.
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ class MemoryUsers:
         self.eduteams: dict[str, UserIdentity] = {}
         self.faults = faults or Faults()
         self._users: dict[Uuid, UserIdentity] = {}
+        self._sources: dict[Uuid, set[str]] = {}
+        self._owners: dict[Uuid, dict[str, str]] = {}
+        self._inactive: set[Uuid] = set()
         self._offering_users: dict[Uuid, OfferingUser] = {}
         self._teams: dict[Uuid, set[tuple[Uuid, str]]] = {}
 
@@ -87,6 +93,14 @@ class MemoryUsers:
         """Every user."""
         return list(self._users.values())
 
+    def active_sources(self, user_uuid: Uuid) -> set[str]:
+        """The identity-bridge sources currently vouching for the user (Waldur's ``active_isds``)."""
+        return set(self._sources.get(user_uuid, ()))
+
+    def is_active(self, user_uuid: Uuid) -> bool:
+        """False once the user was deactivated by removing their last identity source."""
+        return user_uuid not in self._inactive
+
     def add_offering_user(
         self,
         user: UserIdentity,
@@ -104,17 +118,18 @@ class MemoryUsers:
             state=state,
             username=username,
             is_restricted=is_restricted,
+            user_email=user.email,
         )
         self._offering_users[record.uuid] = record
         return record
 
     def offering_user(self, offering_user_uuid: Uuid) -> OfferingUser:
         """The offering user with this UUID (KeyError when absent)."""
-        return self._offering_users[offering_user_uuid]
+        return self._render(self._offering_users[offering_user_uuid])
 
     def offering_users(self) -> list[OfferingUser]:
         """Every offering user, in any state."""
-        return list(self._offering_users.values())
+        return [self._render(u) for u in self._offering_users.values()]
 
     def add_project(self, project_uuid: str | None = None) -> Uuid:
         """Create an empty project and return its UUID."""
@@ -135,8 +150,16 @@ class MemoryUsers:
     def list_offering_users(self, states: Collection[OfferingUserState]) -> Sequence[OfferingUser]:
         """Offering users of the offering in any of ``states``."""
         self._call("list_offering_users")
-        found = [u for u in self._offering_users.values() if u.state in states]
+        found = [self._render(u) for u in self._offering_users.values() if u.state in states]
         self._done("list_offering_users", write=False)
+        return found
+
+    def offering_users_of(self, user_username: str) -> Sequence[OfferingUser]:
+        """Offering users of the offering whose user is ``user_username`` (exact, case-insensitive), any state."""
+        self._call("offering_users_of")
+        wanted = user_username.casefold()
+        found = [self._render(u) for u in self._offering_users.values() if u.user_username.casefold() == wanted]
+        self._done("offering_users_of", write=False)
         return found
 
     def set_offering_user_username(self, offering_user_uuid: Uuid, username: str) -> None:
@@ -169,9 +192,41 @@ class MemoryUsers:
         if refused:
             message = f"Fields not allowed by Identity Bridge configuration: {', '.join(refused)}"
             raise PermanentError(message, where=where, status=400)
+        known = self.user_by_username(username)
+        if known is not None and known.uuid in self._inactive:
+            raise PermanentError("the user is deactivated", where=where, status=400)
         uuid = self._upsert(username, attributes)
+        self._sources.setdefault(uuid, set()).add(source)
+        owners = self._owners.setdefault(uuid, {})
+        owners.update({name: source for name, value in attributes.items() if _given(value)})
         self._done("push_identity", write=True)
         return uuid
+
+    def remove_identity(self, username: str, source: str) -> None:
+        """Identity bridge removal: drop ``source`` and what it owned; deactivate a user left with no source.
+
+        Removing a source that does not vouch for the user changes nothing (and never deactivates them).
+        """
+        self._call("remove_identity")
+        where = f"{self.side} POST identity-bridge/remove"
+        if not is_identity_source(source):
+            raise PermanentError(f"invalid source {source!r}", where=where, status=400)
+        if source not in self.managed_sources:
+            raise PermanentError("source is not managed by the caller", where=where, status=403)
+        user = self.user_by_username(username)
+        if user is None:
+            raise NotFound("no such user", where=where, status=404)
+        sources = self._sources.setdefault(user.uuid, set())
+        if source in sources:
+            sources.discard(source)
+            owners = self._owners.setdefault(user.uuid, {})
+            owned = {name for name, owner in owners.items() if owner == source}
+            for name in owned:
+                del owners[name]
+            self._users[user.uuid] = _cleared(user, owned)
+            if not sources:
+                self._inactive.add(user.uuid)
+        self._done("remove_identity", write=True)
 
     def resolve_eduteams(self, cuid: str) -> Uuid:
         """Remote eduTEAMS: create or update the user from the eduTEAMS profile; NotFound when unknown."""
@@ -232,6 +287,11 @@ class MemoryUsers:
     def _done(self, method: str, *, write: bool) -> None:
         self.faults.after(self.side, method, write=write)
 
+    def _render(self, record: OfferingUser) -> OfferingUser:
+        # Waldur shows an offering user's profile fields from the user as they are now.
+        user = self._users.get(record.user_uuid)
+        return attrs.evolve(record, user_email=user.email) if user is not None else record
+
     def _team(self, project_uuid: Uuid) -> set[tuple[Uuid, str]]:
         team = self._teams.get(normalize_uuid(project_uuid))
         if team is None:
@@ -266,3 +326,20 @@ class MemoryUsers:
         )
         self._users[updated.uuid] = updated
         return updated.uuid
+
+
+_CLEARABLE = frozenset({"email", "first_name", "last_name", "organization", "civil_number"})
+
+
+def _given(value: JsonValue) -> bool:
+    # An empty value from the bridge is ignored, so it does not make its source the owner of the attribute.
+    if isinstance(value, str):
+        return bool(value.strip())
+    return bool(value)
+
+
+def _cleared(user: UserIdentity, names: Collection[str]) -> UserIdentity:
+    texts = {n: "" for n in names if n in _CLEARABLE}
+    cleared = attrs.evolve(user, **texts)
+    return attrs.evolve(cleared, affiliations=()) if "affiliations" in names else cleared
+

@@ -1,8 +1,10 @@
 """Ports for users, memberships and usernames, shaped for the REST adapter: one listing per call.
 
 A (:class:`SourceUsers`) provides the team of a project and its offering users; B
-(:class:`TargetUsers`) finds or creates people and shows its offering users. The membership writes on B
-go through :class:`TargetMembers`, the membership slice of :class:`fedcore.ports.TargetProjects`.
+(:class:`TargetUsers`) finds, creates or releases people and shows its offering users. The membership
+writes on B go through :class:`TargetMembers`, the membership slice of :class:`fedcore.ports.TargetProjects`.
+Both sides answer for one user at a time too (:meth:`SourceUsers.offering_users_of`), so one username event
+costs two small reads instead of two full listings.
 """
 
 from __future__ import annotations
@@ -22,6 +24,13 @@ class SourceUsers(Protocol):
         """Every offering user of A's offering in any of ``states`` (one listing)."""
         ...
 
+    def offering_users_of(self, user_username: str) -> Sequence[OfferingUser]:
+        """The offering users of A's offering whose CUID is ``user_username``, in any state (one small read).
+
+        Waldur's ``user_username`` filter: exact but case-insensitive. An unknown user gives an empty result.
+        """
+        ...
+
     def set_offering_user_username(self, offering_user_uuid: Uuid, username: str) -> None:
         """``PATCH {"username": ...}``: sets the offering-local username, which moves the record to OK."""
         ...
@@ -38,6 +47,15 @@ class TargetUsers(Protocol):
         """Identity bridge: create or update the B user ``username`` (the CUID) from ``source``; its UUID."""
         ...
 
+    def remove_identity(self, username: str, source: str) -> None:
+        """Identity bridge removal: ``source`` no longer vouches for the B user ``username`` (the CUID).
+
+        The source leaves the user's active sources and the attributes it owned are cleared; a user left
+        with no active source is deactivated. NotFound when B has no such user; PermanentError (403) when
+        the source is not managed by fedcore's token, (400) when it is malformed.
+        """
+        ...
+
     def resolve_eduteams(self, cuid: str) -> Uuid:
         """Remote eduTEAMS: create or update the B user for ``cuid``; NotFound when eduTEAMS does not know it."""
         ...
@@ -51,6 +69,13 @@ class TargetUsers(Protocol):
 
     def list_offering_users(self, states: Collection[OfferingUserState]) -> Sequence[OfferingUser]:
         """Every offering user of B's offering in any of ``states`` (one listing)."""
+        ...
+
+    def offering_users_of(self, user_username: str) -> Sequence[OfferingUser]:
+        """The offering users of B's offering whose user is ``user_username``, in any state (one small read).
+
+        Waldur's ``user_username`` filter: exact but case-insensitive. An unknown user gives an empty result.
+        """
         ...
 
 

@@ -7,6 +7,7 @@ stops the others.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable
 
 from attrs import frozen
@@ -27,6 +28,7 @@ from fedcore.matching import (
 from fedcore.memberships import ChangeKind, MembershipChange, RoleMap, plan_memberships
 from fedcore.model import UserIdentity
 from fedcore.ports.users import SourceUsers, TargetMembers, TargetUsers
+from fedcore.services._outcomes import Outcomes
 
 
 @frozen
@@ -107,17 +109,8 @@ def sync_memberships(
         known=known,
         protected=protected,
     )
-    applied: list[MembershipChange] = []
-    retry: list[ChangeFailure] = []
-    failed: list[ChangeFailure] = []
+    outcomes: Outcomes[MembershipChange, ChangeFailure] = Outcomes(ChangeFailure)
     for change in plan.changes:
         apply = members.add_member if change.kind is ChangeKind.ADD else members.remove_member
-        try:
-            apply(b_project, change.user_uuid, change.role)
-        except TransientError as exc:
-            retry.append(ChangeFailure(change, str(exc)))
-        except PermanentError as exc:
-            failed.append(ChangeFailure(change, str(exc)))
-        else:
-            applied.append(change)
-    return MembershipReport(matches, tuple(applied), tuple(retry), tuple(failed))
+        outcomes.attempt(change, functools.partial(apply, b_project, change.user_uuid, change.role))
+    return MembershipReport(matches, tuple(outcomes.applied), tuple(outcomes.retry), tuple(outcomes.failed))

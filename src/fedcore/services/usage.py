@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 
 from attrs import frozen
 
-from fedcore.enums import OfferingUserState
-from fedcore.errors import PermanentError, TransientError
+from fedcore.enums import OfferingUserState, UserMatchField
 from fedcore.ids import Uuid
 from fedcore.ports.usage import SourceUsage, TargetUsage
 from fedcore.ports.users import SourceUsers, TargetUsers
+from fedcore.services._outcomes import Outcomes
 from fedcore.usage import DEFAULT_QUANTUM, UsageConverter, UsagePlan, plan_usage, username_map
 
 
@@ -40,11 +40,13 @@ class UsageReport:
     failed: tuple[WriteFailure, ...] = ()
 
 
-def read_username_map(source: SourceUsers, target: TargetUsers) -> dict[str, str]:
-    """B username -> A username via the CUID (one listing per side; reuse it for many resources)."""
+def read_username_map(
+    source: SourceUsers, target: TargetUsers, match_field: UserMatchField = UserMatchField.CUID
+) -> dict[str, str]:
+    """B username -> A username, people joined on ``match_field`` (one listing per side; reuse it)."""
     b_users = target.list_offering_users({OfferingUserState.OK})
     a_users = source.list_offering_users(set(OfferingUserState))
-    return username_map(b_users, a_users)
+    return username_map(b_users, a_users, match_field)
 
 
 def sync_usage(
@@ -62,28 +64,15 @@ def sync_usage(
     b_usage = target.read_usage(b_resource, billing_period)
     a_usage = source.read_usage(a_resource, billing_period)
     plan = plan_usage(b_usage, a_usage, convert, usernames, quantum)
-    written: list[str] = []
-    retry: list[WriteFailure] = []
-    failed: list[WriteFailure] = []
-
-    def attempt(step: str, write: Callable[[], None]) -> bool:
-        try:
-            write()
-        except TransientError as exc:
-            retry.append(WriteFailure(step, str(exc)))
-        except PermanentError as exc:
-            failed.append(WriteFailure(step, str(exc)))
-        else:
-            written.append(step)
-            return True
-        return False
-
+    outcomes: Outcomes[str, WriteFailure] = Outcomes(WriteFailure)
     totals = plan.totals
-    totals_ok = totals is None or attempt("totals", lambda: source.set_usage(a_resource, billing_period, totals))
+    totals_ok = totals is None or outcomes.attempt(
+        "totals", functools.partial(source.set_usage, a_resource, billing_period, totals)
+    )
     for component, shares in plan.per_user.items():
         step = f"users:{component}"
         if not totals_ok:
-            (retry if retry else failed).append(WriteFailure(step, "blocked: the totals were not written"))
+            outcomes.skip(step, "blocked: the totals were not written", transient=bool(outcomes.retry))
             continue
-        attempt(step, functools.partial(source.set_user_usages, a_resource, billing_period, component, shares))
-    return UsageReport(plan, tuple(written), tuple(retry), tuple(failed))
+        outcomes.attempt(step, functools.partial(source.set_user_usages, a_resource, billing_period, component, shares))
+    return UsageReport(plan, tuple(outcomes.applied), tuple(outcomes.retry), tuple(outcomes.failed))
