@@ -1,0 +1,1 @@
+"""Contract suites for fedcore's ports: one class per port, bound to every implementation by a world fixture."""
