@@ -5,6 +5,13 @@ from __future__ import annotations
 import enum
 
 
+class Side(enum.StrEnum):
+    """One of the two Waldurs: A, the source where users order; B, the target that provides."""
+
+    A = "A"
+    B = "B"
+
+
 class OrderState(enum.StrEnum):
     """A marketplace order's ``state`` as the API renders it."""
 

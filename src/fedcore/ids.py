@@ -51,6 +51,28 @@ def is_uuid(value: str) -> bool:
     return True
 
 
+def normalize_link(value: str) -> str:
+    """A ``backend_id`` link as stored: a UUID in normalised form, anything else stripped but kept as it is.
+
+    Waldur's UI and the existing agent write links with hyphens; fedcore writes them bare. Normalising at the
+    boundary makes both spellings of one link compare equal, while a value that is not a UUID at all stays
+    visible (and quotable in an error) instead of being lost.
+    """
+    text = value.strip()
+    try:
+        return normalize_uuid(text)
+    except ValueError:
+        return text
+
+
+def link_uuid(value: str) -> Uuid | None:
+    """The UUID a ``backend_id`` link holds, or None when it is empty or not a UUID."""
+    try:
+        return normalize_uuid(value) if value.strip() else None
+    except ValueError:
+        return None
+
+
 def is_identity_source(value: str) -> bool:
     """True when ``value`` is a well-formed identity-bridge source (:data:`IDENTITY_SOURCE_PATTERN`)."""
     return IDENTITY_SOURCE_PATTERN.fullmatch(value) is not None

@@ -14,7 +14,7 @@ from typing import TypeAlias
 from attrs import field, frozen
 
 from fedcore.enums import OfferingUserState, OrderState, OrderType, ResourceState
-from fedcore.ids import Uuid, normalize_uuid, optional_uuid
+from fedcore.ids import Uuid, link_uuid, normalize_link, normalize_uuid, optional_uuid
 
 JsonValue: TypeAlias = "str | int | float | bool | list[JsonValue] | dict[str, JsonValue] | None"
 """A JSON value: what Waldur's open ``attributes`` objects may hold."""
@@ -57,7 +57,9 @@ class Order:
     """A marketplace order, on A or on B.
 
     ``resource_uuid`` is Waldur's ``marketplace_resource_uuid`` (known as soon as the order exists).
-    ``backend_id`` on an A order holds the linked B order's UUID once fedcore has recorded it.
+    ``backend_id`` on an A order holds the linked B order's UUID once fedcore has recorded it; it is normalised
+    on the way in (:func:`fedcore.ids.normalize_link`), so a hyphenated link equals a bare one, and :attr:`link`
+    is the B order UUID it names.
     ``key`` is the idempotency key fedcore stamped on a B order it created ("" elsewhere).
     """
 
@@ -70,7 +72,7 @@ class Order:
     resource_uuid: Uuid | None = field(default=None, converter=optional_uuid)
     limits: Mapping[str, int] = field(factory=dict, converter=int_map)
     attributes: Mapping[str, JsonValue] = field(factory=dict, converter=json_map)
-    backend_id: str = ""
+    backend_id: str = field(default="", converter=normalize_link)
     error_message: str = ""
     resource_name: str = ""
     project_name: str = ""
@@ -80,19 +82,42 @@ class Order:
     created: dt.datetime | None = None
     modified: dt.datetime | None = None
 
+    @property
+    def link(self) -> Uuid | None:
+        """The B order UUID ``backend_id`` names; None when it is empty or not a UUID."""
+        return link_uuid(self.backend_id)
+
 
 @frozen
 class Resource:
-    """A marketplace resource. On A, ``backend_id`` holds the linked B resource's UUID once recorded."""
+    """A marketplace resource. On A, ``backend_id`` holds the linked B resource's UUID once recorded.
+
+    ``backend_id`` is normalised like :attr:`Order.backend_id`; :attr:`link` is the B resource UUID it names.
+    """
 
     uuid: Uuid = field(converter=normalize_uuid)
     state: ResourceState
     offering_uuid: Uuid = field(converter=normalize_uuid)
     project_uuid: Uuid = field(converter=normalize_uuid)
     name: str = ""
-    backend_id: str = ""
+    backend_id: str = field(default="", converter=normalize_link)
     limits: Mapping[str, int] = field(factory=dict, converter=int_map)
     end_date: dt.date | None = None
+
+    @property
+    def link(self) -> Uuid | None:
+        """The B resource UUID ``backend_id`` names; None when it is empty or not a UUID."""
+        return link_uuid(self.backend_id)
+
+
+@frozen
+class NewOrder:
+    """A Create order fedcore submits on B; ``key`` is its idempotency key (``fedcore.lifecycle.idempotency_key``)."""
+
+    project_uuid: Uuid = field(converter=normalize_uuid)
+    key: str
+    limits: Mapping[str, int] = field(factory=dict, converter=int_map)
+    attributes: Mapping[str, JsonValue] = field(factory=dict, converter=json_map)
 
 
 @frozen

@@ -8,20 +8,14 @@ settings come from the offering's backend settings (``end_date_sync_direction``,
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from collections.abc import Mapping
 
 from attrs import field, frozen
 
-from fedcore.enums import EndDateSyncDirection, LimitSyncDirection
+from fedcore.enums import EndDateSyncDirection, LimitSyncDirection, Side
 from fedcore.model import int_map
 
-
-class Side(enum.StrEnum):
-    """One of the two Waldurs."""
-
-    A = "A"
-    B = "B"
+__all__ = ["EndDateWrite", "LimitWrite", "Side", "decide_end_date", "decide_limits"]
 
 
 @frozen

@@ -6,7 +6,9 @@ processor that remembers nothing), and plays B's provider (done, erred, rejected
 
 - at most one B order (so at most one B resource) per A order, and at most one B project per A project;
 - no A order is done before its B order is done (or, for Terminate, before the B resource is terminated);
-- no A order is erred unless B failed it or the request itself was invalid;
+- no A order is erred or rejected unless B failed it or the request itself was invalid;
+- an Update or Terminate reaches B only on the resource the user meant, and is refused as unresolvable only when
+  an independent oracle (which knows which resource the user meant) agrees that its shadow could mean another;
 and once faults stop and B's provider finishes its work, every A order reaches a terminal state.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pytest
+from attrs import evolve
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -26,7 +29,7 @@ from fedcore.errors import TransientError
 from fedcore.ids import Uuid
 from fedcore.lifecycle import idempotency_key
 from fedcore.model import Order, ProjectKey, Resource
-from fedcore.services.orders import OrderProcessor
+from fedcore.services.orders import OrderPorts, OrderProcessor
 
 pytestmark = pytest.mark.unit
 
@@ -37,8 +40,10 @@ PORT_METHODS = (
 )
 B_OUTCOMES = (OrderState.DONE, OrderState.DONE, OrderState.DONE, OrderState.ERRED, OrderState.REJECTED,
               OrderState.CANCELED)
-EXPLAINED_FAILURES = ("never created there", "shadow with no link to B", "could be meant", "cannot convert",
-                      "terminated; it cannot be updated", "only updates the limits of OK resources")
+RESOLUTION_FAILURES = ("never created there", "shadow with no link to B", "could be meant")
+EXPLAINED_FAILURES = (*RESOLUTION_FAILURES, "cannot convert", "terminated; it cannot be updated",
+                      "only updates the limits of OK resources")
+POSSIBLE_TARGETS = (ResourceState.OK, ResourceState.ERRED, ResourceState.UPDATING)
 
 
 class Double:
@@ -64,9 +69,12 @@ class OrderLifecycle(RuleBasedStateMachine):
         self.projects = [self.a.add_project("alpha", customer), self.a.add_project("beta", customer),
                          self.a.add_project("gamma")]
         self.crashes = 0
+        self.meant: dict[Uuid, Uuid] = {}  # A change order -> the A resource its user meant
+        self.shadows: set[Uuid] = set()
+        self.refused_resolvable: dict[Uuid, bool] = {}  # order failed in a pass -> the oracle could resolve it
 
     def agent(self) -> OrderProcessor:
-        return OrderProcessor(self.a, self.b, self.b, Double())
+        return OrderProcessor(OrderPorts(self.a, self.a, self.b, self.b, self.b), Double())
 
     # -- A's users -------------------------------------------------------------------------------------------
 
@@ -88,18 +96,59 @@ class OrderLifecycle(RuleBasedStateMachine):
           cpu=st.integers(0, 100))
     def order_change(self, data: st.DataObject, kind: OrderType, shadow: bool, cpu: int) -> None:
         resource = data.draw(st.sampled_from(self._changeable()))
-        self.a.order_change(resource.uuid, kind, {"cpu": cpu}, shadow=shadow)
+        order = self.a.order_change(resource.uuid, kind, {"cpu": cpu}, shadow=shadow)
+        self.meant[order.uuid] = resource.uuid
+        if shadow:
+            self.shadows.add(order.uuid)
 
     # -- the agent -------------------------------------------------------------------------------------------
 
     @rule()
     def run_pass(self) -> None:
+        before = self._oracle_targets()
+        open_before = {u for u in self.meant if not self.a.orders[u].state.is_terminal}
         try:
             self.agent().run_pass()
         except Crash:
             self.crashes += 1
         except TransientError:
             pass  # A's listing failed: the pass had nothing to work on
+        after = self._oracle_targets()
+        for order_uuid in open_before:
+            order = self.a.orders[order_uuid]
+            if order.state in (OrderState.ERRED, OrderState.REJECTED):
+                # Refused in this pass as unresolvable: the oracle must agree, before or after the pass (earlier
+                # orders of the same pass may change which resources the project holds).
+                resolvable = before[order_uuid] is not None and before[order_uuid] == after[order_uuid]
+                self.refused_resolvable[order_uuid] = resolvable
+
+    def _oracle_targets(self) -> dict[Uuid, Uuid | None]:
+        """For each change order, the B resource it must act on, worked out from what the user meant."""
+        return {u: self._oracle_target(u) for u in self.meant}
+
+    def _oracle_target(self, order_uuid: Uuid) -> Uuid | None:
+        meant = self.a.resources[self.meant[order_uuid]]
+        if order_uuid in self.shadows:
+            project = self.a.orders[order_uuid].project_uuid
+            plausible = [r.uuid for r in self.a.resources.values()
+                         if r.project_uuid == project and r.name and r.state in POSSIBLE_TARGETS]
+            if plausible != [meant.uuid]:
+                return None  # the shadow could mean another resource: fedcore must refuse it
+        return meant.link
+
+    @rule(data=st.data())
+    def hide_from_listings(self, data: st.DataObject) -> None:
+        """B's batched reads miss an order (a paging race): it must still be read alone, never taken as gone."""
+        if self.b.orders:
+            self.b.unlisted.add(data.draw(st.sampled_from(sorted(self.b.orders))))
+
+    @precondition(lambda self: any(o.state == OrderState.PENDING_PROVIDER for o in self.a.orders.values()))
+    @rule(data=st.data())
+    def approved_elsewhere(self, data: st.DataObject) -> None:
+        """Someone approves an order on A before fedcore sees it (so invalid ones must fail without B writes)."""
+        pending = sorted(u for u, o in self.a.orders.items() if o.state == OrderState.PENDING_PROVIDER)
+        chosen = data.draw(st.sampled_from(pending))
+        self.a.orders[chosen] = evolve(self.a.orders[chosen], state=OrderState.EXECUTING)
 
     # -- faults ----------------------------------------------------------------------------------------------
 
@@ -157,12 +206,25 @@ class OrderLifecycle(RuleBasedStateMachine):
     @invariant()
     def no_a_order_erred_without_cause(self) -> None:
         for order in self.a.orders.values():
-            if order.state != OrderState.ERRED:
+            if order.state not in (OrderState.ERRED, OrderState.REJECTED):
                 continue
             b_order = self._b_order(order)
             failed_on_b = b_order is not None and b_order.state.is_failure and "B says" in order.error_message
             explained = any(reason in order.error_message for reason in EXPLAINED_FAILURES)
             assert failed_on_b or explained, (order, b_order)
+            if order.state == OrderState.REJECTED:
+                assert b_order is None, (order, b_order)  # rejected before anything reached B
+
+    @invariant()
+    def changes_reach_only_the_resource_the_user_meant(self) -> None:
+        for order_uuid, meant in self.meant.items():
+            order = self.a.orders[order_uuid]
+            b_order = self._b_order(order)
+            if b_order is not None:
+                assert b_order.resource_uuid == self.a.resources[meant].link, (order, b_order)
+            unresolved = any(reason in order.error_message for reason in RESOLUTION_FAILURES)
+            if order.state in (OrderState.ERRED, OrderState.REJECTED) and unresolved:
+                assert not self.refused_resolvable.get(order_uuid, False), (order, self.a.resources[meant])
 
     def teardown(self) -> None:
         self.faults.clear()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import pytest
 from attrs import evolve
+from order_world import A_OFFERING, B_CUSTOMER, B_OFFERING, World
 
 from adapters.memory.faults import Crash, Faults
 from adapters.memory.orders import MemorySource, MemoryTarget
@@ -13,58 +12,10 @@ from fedcore.enums import OrderState, OrderType, ResourceState
 from fedcore.ids import Uuid
 from fedcore.lifecycle import idempotency_key
 from fedcore.model import ProjectKey
-from fedcore.ports.orders import SourceOrders, TargetOrders, TargetProjects
+from fedcore.ports.orders import SourceOrders, SourceResources, TargetOrders, TargetProjects, TargetResources
 from fedcore.services.orders import OrderProcessor
 
 pytestmark = pytest.mark.unit
-
-A_OFFERING = Uuid("a" * 32)
-B_OFFERING = Uuid("b" * 32)
-B_CUSTOMER = Uuid("c" * 32)
-
-
-class Times:
-    """A x``factor`` converter for the ``cpu`` component; any other component is unknown."""
-
-    def __init__(self, factor: int = 2) -> None:
-        self.factor = factor
-
-    def limits_to_target(self, a_limits: Mapping[str, int]) -> dict[str, int]:
-        unknown = sorted(set(a_limits) - {"cpu"})
-        if unknown:
-            raise ValueError(f"component {unknown[0]!r} is not configured")
-        return {"cpu_b": a_limits["cpu"] * self.factor} if "cpu" in a_limits else {}
-
-
-class World:
-    """A, B, the shared fault plan and a processor factory (a new processor = the agent restarted)."""
-
-    def __init__(self) -> None:
-        self.faults = Faults()
-        self.a = MemorySource(A_OFFERING, faults=self.faults)
-        self.b = MemoryTarget(B_OFFERING, B_CUSTOMER, components={"cpu_b"}, faults=self.faults)
-        self.project = self.a.add_project("physics")
-
-    def agent(self) -> OrderProcessor:
-        return OrderProcessor(self.a, self.b, self.b, Times(), passthrough_attributes=("purpose",))
-
-    def run(self) -> None:
-        self.agent().run_pass()
-
-    def b_order_for(self, a_order: Uuid) -> Uuid:
-        [order] = self.b.orders_with_key(idempotency_key(a_order))
-        return order.uuid
-
-    def create_done(self, cpu: int = 10) -> Uuid:
-        """A Create order taken all the way to done; returns the A resource."""
-        order = self.a.order_create(self.project, {"cpu": cpu})
-        self.run()
-        self.b.provider_finish(self.b_order_for(order.uuid), OrderState.DONE)
-        self.run()
-        assert self.a.orders[order.uuid].state == OrderState.DONE
-        assert order.resource_uuid is not None
-        return order.resource_uuid
-
 
 @pytest.fixture
 def world() -> World:
@@ -73,12 +24,12 @@ def world() -> World:
 
 def test_fakes_satisfy_the_ports() -> None:
     faults = Faults()
-    source: SourceOrders = MemorySource(A_OFFERING, faults=faults)
-    target: TargetOrders = MemoryTarget(B_OFFERING, B_CUSTOMER, faults=faults)
-    projects: TargetProjects = MemoryTarget(B_OFFERING, B_CUSTOMER, faults=faults)
-    assert source is not None
-    assert target is not None
-    assert projects is not None
+    source = MemorySource(A_OFFERING, faults=faults)
+    target = MemoryTarget(B_OFFERING, B_CUSTOMER, faults=faults)
+    ports: tuple[SourceOrders, SourceResources, TargetOrders, TargetResources, TargetProjects] = (
+        source, source, target, target, target,
+    )
+    assert len(ports) == 5
 
 
 def test_create_goes_through_b_and_links_both_sides(world: World) -> None:
@@ -181,13 +132,15 @@ def test_a_crash_after_any_write_duplicates_nothing(world: World, crash_after: i
     assert world.a.resources[order.resource_uuid].backend_id == b_orders[0].resource_uuid
 
 
-def test_unknown_component_fails_the_order_as_invalid(world: World) -> None:
+def test_unknown_component_rejects_the_order_before_any_write(world: World) -> None:
     order = world.a.order_create(world.project, {"gpu": 1})
-    world.run()
+    report = world.agent().run_pass()
     a_order = world.a.orders[order.uuid]
-    assert a_order.state == OrderState.ERRED
+    assert a_order.state == OrderState.REJECTED
     assert "gpu" in a_order.error_message
+    assert report.outcomes[0].steps == ("Reject",)
     assert world.b.orders == {}
+    assert world.b.projects == {}
 
 
 def test_b_refusal_carries_waldurs_detail(world: World) -> None:
@@ -233,8 +186,8 @@ def test_shadow_without_any_federated_resource_fails_clearly(world: World) -> No
     order = world.a.order_change(resource, OrderType.TERMINATE, shadow=True)
     world.run()
     a_order = world.a.orders[order.uuid]
-    assert a_order.state == OrderState.ERRED
-    assert "shadow with no link to B" in a_order.error_message
+    assert a_order.state == OrderState.REJECTED
+    assert f"is a shadow of A resource {resource}, which has no link to B" in a_order.error_message
 
 
 def test_shadow_is_never_resolved_to_one_of_several_resources(world: World) -> None:
@@ -242,8 +195,8 @@ def test_shadow_is_never_resolved_to_one_of_several_resources(world: World) -> N
     world.create_done()
     order = world.a.order_change(first, OrderType.TERMINATE, shadow=True)
     world.run()
-    assert world.a.orders[order.uuid].state == OrderState.ERRED
-    assert "2 federated resources could be meant" in world.a.orders[order.uuid].error_message
+    assert world.a.orders[order.uuid].state == OrderState.REJECTED
+    assert "2 resources could be meant" in world.a.orders[order.uuid].error_message
     assert all(o.type == OrderType.CREATE for o in world.b.orders.values())
 
 
@@ -254,7 +207,7 @@ def test_a_never_federated_resource_is_not_resolved_to_another(world: World) -> 
     assert failed.resource_uuid is not None
     order = world.a.order_change(failed.resource_uuid, OrderType.TERMINATE)
     world.run()
-    assert world.a.orders[order.uuid].state == OrderState.ERRED
+    assert world.a.orders[order.uuid].state == OrderState.REJECTED
     assert "never created there" in world.a.orders[order.uuid].error_message
     assert all(o.type == OrderType.CREATE for o in world.b.orders.values())
 
@@ -320,11 +273,12 @@ def test_linked_b_order_that_vanished_fails_the_order(world: World) -> None:
     assert "no longer exists" in world.a.orders[order.uuid].error_message
 
 
-def test_restore_orders_are_refused(world: World) -> None:
+def test_restore_orders_are_rejected_without_approval(world: World) -> None:
     resource = world.create_done()
     order = world.a.order_change(resource, OrderType.RESTORE)
-    world.run()
-    assert world.a.orders[order.uuid].state == OrderState.ERRED
+    report = world.agent().run_pass()
+    assert report.outcomes[0].steps == ("Reject",)
+    assert world.a.orders[order.uuid].state == OrderState.REJECTED
     assert "not supported" in world.a.orders[order.uuid].error_message
 
 
@@ -347,11 +301,11 @@ def test_the_real_conversion_drives_b_limits_and_refuses_unknown_components() ->
     conversion = build_conversion(
         [ComponentMapping("node_hours", {"cpu_k_hours": Decimal(128)}), ComponentMapping("storage", {})]
     )
-    agent = OrderProcessor(world.a, world.b, world.b, conversion)
+    agent = OrderProcessor(world.ports, conversion)
     good = world.a.order_create(world.project, {"node_hours": 3, "storage": 5})
     bad = world.a.order_create(world.project, {"gpu_hours": 1})
     agent.run_pass()
     [b_order] = world.b.orders_with_key(idempotency_key(good.uuid))
     assert b_order.limits == {"cpu_k_hours": 384, "storage": 5}
-    assert world.a.orders[bad.uuid].state == OrderState.ERRED
+    assert world.a.orders[bad.uuid].state == OrderState.REJECTED
     assert "gpu_hours" in world.a.orders[bad.uuid].error_message

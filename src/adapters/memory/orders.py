@@ -1,7 +1,8 @@
 """In-memory Waldur A and Waldur B for the order lifecycle, keeping Waldur's rules.
 
-:class:`MemorySource` is A as fedcore's offering sees it (implements :class:`fedcore.ports.SourceOrders`);
-:class:`MemoryTarget` is B (implements :class:`fedcore.ports.TargetOrders` and :class:`fedcore.ports.TargetProjects`).
+:class:`MemorySource` is A as fedcore's offering sees it (implements :class:`fedcore.ports.SourceOrders` and
+:class:`fedcore.ports.SourceResources`); :class:`MemoryTarget` is B (implements :class:`fedcore.ports.TargetOrders`,
+:class:`fedcore.ports.TargetResources` and :class:`fedcore.ports.TargetProjects`).
 They enforce what Waldur enforces (approve only pending-provider orders, complete only executing ones, update or
 terminate only resources in a state that allows it, unique project roles), move resources with their orders, and
 let tests act as the users of A and as B's own service provider, inject faults, and inspect everything.
@@ -9,119 +10,18 @@ let tests act as the users of A and as B's own service provider, inject faults, 
 
 from __future__ import annotations
 
-import itertools
+import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 
-from attrs import evolve
-
+from adapters.memory._market import Marketplace
 from adapters.memory.faults import Faults
 from fedcore.enums import OrderState, OrderType, ResourceState
 from fedcore.errors import Conflict, NotFound, PermanentError
 from fedcore.ids import Uuid
-from fedcore.model import Member, Order, Project, ProjectKey, Resource, UserIdentity
-from fedcore.ports.orders import NewOrder
-
-_RESOURCE_AFTER_DONE = {
-    OrderType.CREATE: ResourceState.OK,
-    OrderType.UPDATE: ResourceState.OK,
-    OrderType.TERMINATE: ResourceState.TERMINATED,
-}
+from fedcore.model import Member, NewOrder, Order, Project, ProjectKey, Resource, UserIdentity
 
 
-class UuidSource:
-    """Deterministic UUIDs for fakes (``prefix`` keeps A's and B's apart when reading test output)."""
-
-    def __init__(self, prefix: int) -> None:
-        self._prefix = prefix
-        self._counter = itertools.count(1)
-
-    def __call__(self) -> Uuid:
-        return Uuid(f"{self._prefix:08x}{next(self._counter):024x}")
-
-
-class _Marketplace:
-    """Orders and resources of one offering, with resources following their orders."""
-
-    def __init__(self, side: str, offering_uuid: Uuid, faults: Faults | None, uuid_prefix: int) -> None:
-        self.side = side
-        self.offering_uuid = offering_uuid
-        self.faults = faults or Faults()
-        self.new_uuid = UuidSource(uuid_prefix)
-        self.orders: dict[Uuid, Order] = {}
-        self.resources: dict[Uuid, Resource] = {}
-
-    def _call(self, method: str) -> None:
-        self.faults.before(self.side, method)
-
-    def _done(self, method: str, *, write: bool = True) -> None:
-        self.faults.after(self.side, method, write=write)
-
-    def order(self, uuid: Uuid) -> Order:
-        """The order, or NotFound."""
-        try:
-            return self.orders[uuid]
-        except KeyError:
-            raise NotFound(f"order {uuid} not found", where=self.side, status=404) from None
-
-    def resource(self, uuid: Uuid) -> Resource:
-        """The resource, or NotFound."""
-        try:
-            return self.resources[uuid]
-        except KeyError:
-            raise NotFound(f"resource {uuid} not found", where=self.side, status=404) from None
-
-    def _set_order(self, order: Order, **changes: object) -> Order:
-        updated = evolve(order, **changes)  # type: ignore[arg-type]
-        self.orders[order.uuid] = updated
-        return updated
-
-    def _set_resource(self, resource: Resource, **changes: object) -> Resource:
-        updated = evolve(resource, **changes)  # type: ignore[arg-type]
-        self.resources[resource.uuid] = updated
-        return updated
-
-    def _open_order_for(self, resource_uuid: Uuid) -> Order | None:
-        return next(
-            (o for o in self.orders.values() if o.resource_uuid == resource_uuid and not o.state.is_terminal), None
-        )
-
-    def _new_order(
-        self, type_: OrderType, project: Project | Resource, customer_uuid: Uuid, resource_uuid: Uuid, **fields: object
-    ) -> Order:
-        order = Order(
-            uuid=self.new_uuid(),
-            type=type_,
-            state=OrderState.PENDING_PROVIDER,
-            offering_uuid=self.offering_uuid,
-            project_uuid=project.project_uuid if isinstance(project, Resource) else project.uuid,
-            customer_uuid=customer_uuid,
-            resource_uuid=resource_uuid,
-            **fields,  # type: ignore[arg-type]
-        )
-        self.orders[order.uuid] = order
-        return order
-
-    def _finish_order(self, order: Order, state: OrderState, message: str = "") -> Order:
-        """Move an order to a terminal state and its resource with it, as Waldur does."""
-        if order.state.is_terminal:
-            raise Conflict(f"order {order.uuid} is already {order.state}", where=self.side, status=409)
-        finished = self._set_order(order, state=state, error_message=message)
-        resource = self.resources.get(order.resource_uuid) if order.resource_uuid else None
-        if resource is None:
-            return finished
-        if state == OrderState.DONE:
-            changes: dict[str, object] = {"state": _RESOURCE_AFTER_DONE.get(order.type, ResourceState.OK)}
-            if order.type in (OrderType.CREATE, OrderType.UPDATE):
-                changes["limits"] = order.limits
-            self._set_resource(resource, **changes)
-        elif order.type == OrderType.CREATE:
-            self._set_resource(resource, state=ResourceState.ERRED)
-        elif resource.state in (ResourceState.UPDATING, ResourceState.TERMINATING):
-            self._set_resource(resource, state=ResourceState.OK)
-        return finished
-
-
-class MemorySource(_Marketplace):
+class MemorySource(Marketplace):
     """Waldur A, seen by the service provider of one offering. Tests play A's users through ``order_*``."""
 
     def __init__(self, offering_uuid: Uuid, *, faults: Faults | None = None) -> None:
@@ -176,6 +76,13 @@ class MemorySource(_Marketplace):
         self._done("list_open_orders", write=False)
         return found
 
+    def list_resources(self) -> Sequence[Resource]:
+        """Every resource of the offering."""
+        self._call("list_resources")
+        found = list(self.resources.values())
+        self._done("list_resources", write=False)
+        return found
+
     def list_project_resources(self, project_uuid: Uuid) -> Sequence[Resource]:
         """The offering's resources in one project."""
         self._call("list_project_resources")
@@ -191,6 +98,27 @@ class MemorySource(_Marketplace):
             raise Conflict(f"Valid states for operation: pending-provider (order is {order.state})", where="A")
         self._set_order(order, state=OrderState.EXECUTING)
         self._done("approve")
+
+    def reject(self, order_uuid: Uuid, reason: str) -> None:
+        """reject_by_provider: pending-provider -> rejected, else 409; ``reason`` is kept as the error message."""
+        self._call("reject")
+        order = self.order(order_uuid)
+        if order.state != OrderState.PENDING_PROVIDER:
+            raise Conflict(f"Valid states for operation: pending-provider (order is {order.state})", where="A")
+        self._finish_order(order, OrderState.REJECTED, reason)
+        self._done("reject")
+
+    def set_end_date(self, resource_uuid: Uuid, end_date: dt.date | None) -> None:
+        """set_end_date_by_provider."""
+        self._call("set_end_date")
+        self._set_resource(self.resource(resource_uuid), end_date=end_date)
+        self._done("set_end_date")
+
+    def set_limits(self, resource_uuid: Uuid, limits: Mapping[str, int]) -> None:
+        """set_limits on the provider resource: limits written directly, no order."""
+        self._call("set_limits")
+        self._set_resource(self.resource(resource_uuid), limits=dict(limits))
+        self._done("set_limits")
 
     def set_resource_backend_id(self, resource_uuid: Uuid, backend_id: str) -> None:
         """set_backend_id on the provider resource."""
@@ -224,7 +152,7 @@ class MemorySource(_Marketplace):
         self._done("fail")
 
 
-class MemoryTarget(_Marketplace):
+class MemoryTarget(Marketplace):
     """Waldur B under fedcore's customer. Tests play B's service provider through ``provider_*``."""
 
     def __init__(
@@ -241,6 +169,8 @@ class MemoryTarget(_Marketplace):
         self.projects: dict[Uuid, Project] = {}
         self.members: dict[Uuid, list[Member]] = {}
         self.users: dict[Uuid, UserIdentity] = {}
+        self.unlisted: set[Uuid] = set()
+        """B orders that batched reads miss (a paging race, a filter mismatch); single reads still find them."""
 
     # -- B's service provider (test helpers) ----------------------------------------------------------------
 
@@ -367,23 +297,41 @@ class MemoryTarget(_Marketplace):
             raise Conflict(f"Valid states for operation: {valid} (resource is {resource.state})", where="B", status=409)
         return resource
 
-    def find_orders(self, project_uuid: Uuid, keys: Collection[str]) -> Mapping[str, Order]:
-        """Orders of the project stamped with one of ``keys``; the newest per key."""
+    def find_orders(self, project_uuid: Uuid, keys: Collection[str]) -> Sequence[Order]:
+        """Orders of the project stamped with one of ``keys``, oldest first."""
         self._call("find_orders")
         wanted = set(keys)
-        found: dict[str, Order] = {}
-        for order in self.orders.values():  # insertion order = creation order, so later ones win
-            if order.project_uuid == project_uuid and order.key in wanted:
-                found[order.key] = order
+        found = [o for o in self.orders.values() if o.project_uuid == project_uuid and o.key in wanted]
+        found.sort(key=lambda o: (o.created is None, o.created, o.uuid))
         self._done("find_orders", write=False)
         return found
 
     def get_orders(self, order_uuids: Collection[Uuid]) -> Mapping[Uuid, Order]:
-        """The orders that exist among ``order_uuids``."""
+        """The orders among ``order_uuids`` that a batched listing finds (not those in :attr:`unlisted`)."""
         self._call("get_orders")
-        found = {u: self.orders[u] for u in order_uuids if u in self.orders}
+        found = {u: self.orders[u] for u in order_uuids if u in self.orders and u not in self.unlisted}
         self._done("get_orders", write=False)
         return found
+
+    def get_order(self, order_uuid: Uuid) -> Order:
+        """One order, or NotFound."""
+        self._call("get_order")
+        order = self.order(order_uuid)
+        self._done("get_order", write=False)
+        return order
+
+    def list_resources(self) -> Sequence[Resource]:
+        """Every resource of the offering under fedcore's customer."""
+        self._call("list_resources")
+        found = list(self.resources.values())
+        self._done("list_resources", write=False)
+        return found
+
+    def set_end_date(self, resource_uuid: Uuid, end_date: dt.date | None) -> None:
+        """PATCH end_date on the resource."""
+        self._call("set_end_date")
+        self._set_resource(self.resource(resource_uuid), end_date=end_date)
+        self._done("set_end_date")
 
     def get_resource(self, resource_uuid: Uuid) -> Resource:
         """The resource, or NotFound."""

@@ -7,27 +7,40 @@ Adapters satisfy them structurally (REST over httpx, in-memory fakes). Every met
 
 | Port | Side | Used by |
 | --- | --- | --- |
-| :class:`SourceOrders` | A | the order lifecycle |
-| :class:`TargetOrders`, :class:`TargetProjects` | B | the order lifecycle (projects also for memberships) |
+| :class:`SourceOrders`, :class:`SourceResources` | A | the order lifecycle; resource end-date and limit sync |
+| :class:`TargetOrders`, :class:`TargetResources` | B | the order lifecycle; resource end-date sync |
+| :class:`TargetProjects` (a :class:`TargetMembers`) | B | the order lifecycle and memberships |
 | :class:`SourceUsers`, :class:`TargetUsers`, :class:`TargetMembers` | A, B, B | user matching, memberships, usernames |
 | :class:`SourceUsage`, :class:`TargetUsage` | A, B | usage reporting |
+| :class:`EventStream` | A, B | event mode: deliveries from Waldur's STOMP queues |
 | :class:`Clock` | - | anything that needs the time |
 """
 
 from fedcore.ports.clock import Clock
-from fedcore.ports.orders import NewOrder, SourceOrders, TargetOrders, TargetProjects
+from fedcore.ports.events import EventStream
+from fedcore.ports.orders import (
+    NewOrder,
+    SourceOrders,
+    SourceResources,
+    TargetOrders,
+    TargetProjects,
+    TargetResources,
+)
 from fedcore.ports.usage import SourceUsage, TargetUsage
 from fedcore.ports.users import SourceUsers, TargetMembers, TargetUsers
 
 __all__ = [
     "Clock",
+    "EventStream",
     "NewOrder",
     "SourceOrders",
+    "SourceResources",
     "SourceUsage",
     "SourceUsers",
     "TargetMembers",
     "TargetOrders",
     "TargetProjects",
+    "TargetResources",
     "TargetUsage",
     "TargetUsers",
 ]

@@ -1,38 +1,46 @@
-"""Ports for the order lifecycle, shaped for the REST adapter's call budget.
+"""Ports for the order lifecycle and the resources it links, shaped for the REST adapter's call budget.
 
 Budget: at most 8 HTTP calls to A and B together per federated Create order, 1 per idle polling cycle.
 So reads are batched: A's open orders come in one listing per pass; B's in-flight orders are read
 together; the idempotency lookup on B is one listing per B project, not one per order.
+
+A failed read raises (:mod:`fedcore.errors`); it never answers "absent". Only a :class:`~fedcore.errors.NotFound`
+from a single-object read means an object is gone, and even that may mean "not visible to this token".
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from typing import Protocol
 
-from attrs import field, frozen
+from fedcore.ids import Uuid
+from fedcore.model import NewOrder, Order, Project, ProjectKey, Resource
+from fedcore.ports.users import TargetMembers
 
-from fedcore.ids import Uuid, normalize_uuid
-from fedcore.model import JsonValue, Member, Order, Project, ProjectKey, Resource, int_map, json_map
+__all__ = [
+    "NewOrder",
+    "SourceOrders",
+    "SourceResources",
+    "TargetOrders",
+    "TargetProjects",
+    "TargetResources",
+]
 
 
 class SourceOrders(Protocol):
-    """Waldur A, where fedcore is the service provider of one offering."""
+    """Waldur A's orders of the offering fedcore serves as service provider."""
 
     def list_open_orders(self) -> Sequence[Order]:
         """Every order of the offering in ``pending-provider`` or ``executing`` (one listing)."""
-        ...
-
-    def list_project_resources(self, project_uuid: Uuid) -> Sequence[Resource]:
-        """The offering's resources in one A project (to resolve Waldur's shadow resources)."""
         ...
 
     def approve(self, order_uuid: Uuid) -> None:
         """``approve_by_provider``: pending-provider -> executing. Conflict when not pending-provider."""
         ...
 
-    def set_resource_backend_id(self, resource_uuid: Uuid, backend_id: str) -> None:
-        """Record the linked B resource on the A resource."""
+    def reject(self, order_uuid: Uuid, reason: str) -> None:
+        """``reject_by_provider`` with ``reason`` as the provider's comment: pending-provider -> rejected."""
         ...
 
     def set_order_backend_id(self, order_uuid: Uuid, backend_id: str) -> None:
@@ -48,18 +56,32 @@ class SourceOrders(Protocol):
         ...
 
 
-@frozen
-class NewOrder:
-    """A Create order fedcore submits on B; ``key`` is its idempotency key."""
+class SourceResources(Protocol):
+    """Waldur A's resources of the offering, as their service provider sees and writes them."""
 
-    project_uuid: Uuid = field(converter=normalize_uuid)
-    key: str
-    limits: Mapping[str, int] = field(factory=dict, converter=int_map)
-    attributes: Mapping[str, JsonValue] = field(factory=dict, converter=json_map)
+    def list_resources(self) -> Sequence[Resource]:
+        """Every resource of the offering (one paginated listing), in any state."""
+        ...
+
+    def list_project_resources(self, project_uuid: Uuid) -> Sequence[Resource]:
+        """The offering's resources in one A project (to resolve Waldur's shadow resources)."""
+        ...
+
+    def set_resource_backend_id(self, resource_uuid: Uuid, backend_id: str) -> None:
+        """Record the linked B resource on the A resource."""
+        ...
+
+    def set_end_date(self, resource_uuid: Uuid, end_date: dt.date | None) -> None:
+        """``set_end_date_by_provider``: the A resource's end date (None clears it)."""
+        ...
+
+    def set_limits(self, resource_uuid: Uuid, limits: Mapping[str, int]) -> None:
+        """``set_limits``: write the A resource's limits directly, without an order."""
+        ...
 
 
-class TargetProjects(Protocol):
-    """B's projects under fedcore's customer, and their members."""
+class TargetProjects(TargetMembers, Protocol):
+    """B's projects under fedcore's customer, and (through :class:`TargetMembers`) their members."""
 
     def find_project(self, key: ProjectKey) -> Project | None:
         """The B project whose ``backend_id`` is exactly ``key.backend_id``, or None when none exists."""
@@ -69,21 +91,14 @@ class TargetProjects(Protocol):
         """Create the B project for ``key`` under the configured B customer."""
         ...
 
-    def list_members(self, project_uuid: Uuid) -> Sequence[Member]:
-        """Every role of every user in the B project."""
-        ...
-
-    def add_member(self, project_uuid: Uuid, user_uuid: Uuid, role: str) -> None:
-        """Grant ``role`` to the B user in the B project."""
-        ...
-
-    def remove_member(self, project_uuid: Uuid, user_uuid: Uuid, role: str) -> None:
-        """Revoke ``role`` from the B user in the B project."""
-        ...
-
 
 class TargetOrders(Protocol):
-    """B's orders and resources of the target offering."""
+    """B's orders of the target offering.
+
+    Where the idempotency key travels: a Create order carries it in its ``attributes``, an Update order (from
+    ``update_limits``) in its ``request_comment``, a Terminate order in the ``attributes`` of ``terminate``.
+    Whatever the carrier, :meth:`find_orders` reads it back into :attr:`fedcore.model.Order.key`.
+    """
 
     def create_order(self, order: NewOrder) -> Order:
         """Submit a Create order on B; the result carries the new B resource UUID at once."""
@@ -97,14 +112,38 @@ class TargetOrders(Protocol):
         """``terminate`` on the B resource; returns the B Terminate order's UUID."""
         ...
 
-    def find_orders(self, project_uuid: Uuid, keys: Collection[str]) -> Mapping[str, Order]:
-        """B orders in one B project carrying any of ``keys`` (one listing), by key; newest wins."""
+    def find_orders(self, project_uuid: Uuid, keys: Collection[str]) -> Sequence[Order]:
+        """Every B order in one B project carrying any of ``keys`` (one listing), oldest first.
+
+        More than one order may carry a key (a second replica, an operator's retry): the caller chooses among
+        them (:func:`fedcore.lifecycle.choose_keyed`), so every replica picks the same one.
+        """
         ...
 
     def get_orders(self, order_uuids: Collection[Uuid]) -> Mapping[Uuid, Order]:
-        """The current state of these B orders; an order missing from the answer does not exist."""
+        """The current state of those of these B orders that one batched read found.
+
+        An order missing from the answer is *not* known to be gone (a listing may miss it: paging races,
+        visibility, filters): read it with :meth:`get_order`.
+        """
         ...
+
+    def get_order(self, order_uuid: Uuid) -> Order:
+        """One B order; NotFound when B answers 404 for it."""
+        ...
+
+
+class TargetResources(Protocol):
+    """B's resources of the target offering under fedcore's customer."""
 
     def get_resource(self, resource_uuid: Uuid) -> Resource:
         """The B resource; NotFound when it does not exist (or is not visible)."""
+        ...
+
+    def list_resources(self) -> Sequence[Resource]:
+        """Every resource of the target offering under fedcore's customer (one paginated listing)."""
+        ...
+
+    def set_end_date(self, resource_uuid: Uuid, end_date: dt.date | None) -> None:
+        """The B resource's end date as its consumer sets it (``PATCH end_date``; None clears it)."""
         ...

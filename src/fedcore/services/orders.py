@@ -2,38 +2,52 @@
 
 A pass is level-triggered: it starts from A's current open orders and B's current state, so a lost, repeated or
 reordered event, or a crash at any point of an earlier pass, changes nothing about where it converges. Reads are
-batched for the REST adapter's budget: one listing of A's open orders, one read of all linked B orders, one B
-project lookup and one idempotency listing per project, one resource listing per A project.
+batched for the REST adapter's budget: one listing of A's open orders, one batched read of the linked B orders
+(with a single read for any the batch did not return), one B project lookup and one idempotency listing per
+project, one resource listing per A project. A read that failed is remembered for the rest of the pass, so an
+outage of B costs each distinct read once per pass, not once per order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import Generic, TypeVar
 
 from attrs import frozen
 
 from fedcore import lifecycle as lc
-from fedcore.errors import Conflict, NotFound, PermanentError, TransientError
+from fedcore.errors import Conflict, NotFound, PermanentError, PortError, TransientError
 from fedcore.ids import Uuid
 from fedcore.model import Order, Project, ProjectKey, Resource
-from fedcore.ports.orders import SourceOrders, TargetOrders, TargetProjects
+from fedcore.ports.orders import SourceOrders, SourceResources, TargetOrders, TargetProjects, TargetResources
 
 MAX_STEPS_PER_ORDER = 24
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+_STATUS = {lc.Complete: "completed", lc.Fail: "failed", lc.Reject: "rejected", lc.Wait: "waiting",
+           lc.Retry: "retrying"}
 
 
 @frozen
 class OrderOutcome:
-    """What one pass did for one A order: the steps it applied and how the order's turn ended."""
+    """What one pass did for one A order: the steps it applied and how the order's turn ended.
+
+    ``duplicates`` lists B orders that carry this order's idempotency key besides the one serving it (a second
+    replica or an operator's retry created them); they are reported for repair, never adopted.
+    """
 
     order_uuid: Uuid
     order_type: str
     steps: tuple[str, ...]
-    end: lc.Wait | lc.Retry | lc.Complete | lc.Fail
+    end: lc.Final_
+    duplicates: tuple[Uuid, ...] = ()
 
     @property
     def status(self) -> str:
-        """``completed``, ``failed``, ``waiting`` or ``retrying``."""
-        return {lc.Complete: "completed", lc.Fail: "failed", lc.Wait: "waiting", lc.Retry: "retrying"}[type(self.end)]
+        """``completed``, ``failed``, ``rejected``, ``waiting`` or ``retrying``."""
+        return _STATUS[type(self.end)]
 
 
 @frozen
@@ -47,57 +61,111 @@ class PassReport:
         return sum(1 for o in self.outcomes if o.status == status)
 
 
-class _PassReads:
-    """Reads shared by the orders of one pass, each made at most once (or once per project)."""
+class _Memo(Generic[K, V]):
+    """One kind of read, made at most once per key in a pass; a failure is remembered and raised again."""
 
-    def __init__(self, source: SourceOrders, target: TargetOrders, projects: TargetProjects, orders: Sequence[Order]):
-        self._source, self._target, self._projects = source, target, projects
-        self._orders = orders
-        self._linked: dict[Uuid, Order] | TransientError | None = None
-        self._b_projects: dict[ProjectKey, Project | None] = {}
-        self._keyed: dict[Uuid, dict[str, Order]] = {}
-        self._a_resources: dict[Uuid, Sequence[Resource]] = {}
+    def __init__(self, read: Callable[[K], V]) -> None:
+        self._read = read
+        self._values: dict[K, V | PortError] = {}
 
-    def linked_order(self, uuid: Uuid) -> Order | None:
-        if self._linked is None:
-            wanted = {Uuid(o.backend_id) for o in self._orders if o.backend_id}
+    def get(self, key: K) -> V:
+        if key not in self._values:
             try:
-                self._linked = dict(self._target.get_orders(wanted))
-            except TransientError as exc:
-                self._linked = exc
-        if isinstance(self._linked, TransientError):
-            raise self._linked
-        return self._linked.get(uuid)
+                self._values[key] = self._read(key)
+            except PortError as exc:
+                self._values[key] = exc
+        value = self._values[key]
+        if isinstance(value, PortError):
+            raise value
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._values[key] = value
+
+    def forget(self, key: K) -> None:
+        self._values.pop(key, None)
+
+
+@frozen
+class OrderPorts:
+    """Everything the order lifecycle talks to: A's orders and resources, B's orders, resources and projects."""
+
+    a_orders: SourceOrders
+    a_resources: SourceResources
+    b_orders: TargetOrders
+    b_resources: TargetResources
+    b_projects: TargetProjects
+
+
+class _PassReads:
+    """Reads shared by the orders of one pass, each made at most once (or once per project, resource, order)."""
+
+    def __init__(self, ports: OrderPorts, orders: Sequence[Order]) -> None:
+        self._ports = ports
+        self._orders = orders
+        self._linked = _Memo[None, dict[Uuid, Order]](self._read_linked)
+        self._single = _Memo[Uuid, Order | lc.Gone](self._read_order)
+        self._b_projects = _Memo[ProjectKey, Project | None](ports.b_projects.find_project)
+        self._keyed: dict[Uuid, _Memo[None, dict[str, lc.KeyedMatch]]] = {}
+        self._a_resources = _Memo[Uuid, Sequence[Resource]](ports.a_resources.list_project_resources)
+        self._b_resources = _Memo[Uuid, Resource | None](self._read_resource)
+
+    def _read_linked(self, _: None) -> dict[Uuid, Order]:
+        wanted = {o.link for o in self._orders if o.link is not None}
+        return dict(self._ports.b_orders.get_orders(wanted)) if wanted else {}
+
+    def _read_order(self, uuid: Uuid) -> Order | lc.Gone:
+        try:
+            return self._ports.b_orders.get_order(uuid)
+        except NotFound as exc:
+            return lc.Gone(str(exc))
+
+    def _read_resource(self, uuid: Uuid) -> Resource | None:
+        try:
+            return self._ports.b_resources.get_resource(uuid)
+        except NotFound:
+            return None
+
+    def linked_order(self, uuid: Uuid) -> Order | lc.Gone:
+        """The linked B order: from the batched read, else read alone (only its 404 means gone)."""
+        found = self._linked.get(None).get(uuid)
+        return found if found is not None else self._single.get(uuid)
 
     def b_project(self, key: ProjectKey) -> Project | None:
-        if key not in self._b_projects:
-            self._b_projects[key] = self._projects.find_project(key)
-        return self._b_projects[key]
+        return self._b_projects.get(key)
 
     def project_created(self, project: Project, key: ProjectKey) -> None:
-        self._b_projects[key] = project
-        self._keyed[project.uuid] = {}
+        self._b_projects.put(key, project)
+        self._keyed_memo(project.uuid, ()).put(None, {})
+
+    def keyed_order(self, b_project: Uuid, a_project: Uuid, key: str) -> lc.KeyedMatch | None:
+        keys = {lc.idempotency_key(o.uuid) for o in self._orders if o.project_uuid == a_project} | {key}
+        return self._keyed_memo(b_project, keys).get(None).get(key)
+
+    def _keyed_memo(self, b_project: Uuid, keys: Iterable[str]) -> _Memo[None, dict[str, lc.KeyedMatch]]:
+        if b_project not in self._keyed:
+            wanted = frozenset(keys)
+            find = self._ports.b_orders.find_orders
+            self._keyed[b_project] = _Memo(lambda _: lc.choose_keyed(find(b_project, wanted)))
+        return self._keyed[b_project]
+
+    def project_resources(self, project: Uuid) -> Sequence[Resource]:
+        return self._a_resources.get(project)
+
+    def b_resource(self, uuid: Uuid) -> Resource | None:
+        return self._b_resources.get(uuid)
 
     def forget(self, step: lc.Write, view: lc.OrderView) -> None:
         """A write failed: what this pass read about its objects may be stale (it may have been applied)."""
         match step:
             case lc.CreateProject(key=key):
-                self._b_projects.pop(key, None)
+                self._b_projects.forget(key)
             case lc.LinkResource():
-                self._a_resources.pop(view.order.project_uuid, None)
+                self._a_resources.forget(view.order.project_uuid)
             case lc.SubmitCreate(order=new_order):
                 self._keyed.pop(new_order.project_uuid, None)
-
-    def keyed_order(self, b_project: Uuid, a_project: Uuid, key: str) -> Order | None:
-        if b_project not in self._keyed:
-            keys = {lc.idempotency_key(o.uuid) for o in self._orders if o.project_uuid == a_project} | {key}
-            self._keyed[b_project] = dict(self._target.find_orders(b_project, keys))
-        return self._keyed[b_project].get(key)
-
-    def project_resources(self, project: Uuid) -> Sequence[Resource]:
-        if project not in self._a_resources:
-            self._a_resources[project] = self._source.list_project_resources(project)
-        return self._a_resources[project]
+            case lc.SubmitUpdate(resource_uuid=resource) | lc.SubmitTerminate(resource_uuid=resource):
+                self._b_resources.forget(resource)
 
 
 class OrderProcessor:
@@ -108,22 +176,16 @@ class OrderProcessor:
     """
 
     def __init__(
-        self,
-        source: SourceOrders,
-        target: TargetOrders,
-        projects: TargetProjects,
-        converter: lc.LimitConverter,
-        *,
-        passthrough_attributes: Iterable[str] = (),
+        self, ports: OrderPorts, converter: lc.LimitConverter, *, passthrough_attributes: Iterable[str] = ()
     ) -> None:
-        self._source, self._target, self._projects = source, target, projects
+        self._ports = ports
         self._converter = converter
         self._passthrough = tuple(passthrough_attributes)
 
     def run_pass(self) -> PassReport:
         """Process every open A order once. A failure to list A's orders propagates: there is nothing to do."""
-        orders = self._source.list_open_orders()
-        reads = _PassReads(self._source, self._target, self._projects, orders)
+        orders = self._ports.a_orders.list_open_orders()
+        reads = _PassReads(self._ports, orders)
         return PassReport(tuple(self._process(order, reads) for order in orders))
 
     def _process(self, order: Order, reads: _PassReads) -> OrderOutcome:
@@ -133,41 +195,41 @@ class OrderProcessor:
             step = lc.decide(view, self._converter, self._passthrough)
             try:
                 if isinstance(step, lc.Wait | lc.Retry):
-                    return self._outcome(order, applied, step)
-                if isinstance(step, lc.Complete | lc.Fail):
+                    return self._outcome(view, applied, step)
+                if isinstance(step, lc.Complete | lc.Fail | lc.Reject):
                     self._finish(order, step)
                     applied.append(type(step).__name__)
-                    return self._outcome(order, applied, step)
+                    return self._outcome(view, applied, step)
                 if isinstance(step, lc.Read):
                     view = lc.with_fact(view, step, self._read(step, view, reads))
                     continue
                 try:
                     result = self._write(step, reads, view)
-                except (TransientError, PermanentError):
+                except PortError:
                     reads.forget(step, view)
                     raise
                 applied.append(type(step).__name__)
                 view = lc.after_write(view, step, result)
             except TransientError as exc:
-                return self._outcome(order, applied, lc.Retry(f"transient: {exc}"))
+                return self._outcome(view, applied, lc.Retry(f"transient: {exc}"))
             except PermanentError as exc:
-                if not isinstance(step, lc.Write | lc.Complete | lc.Fail):
-                    return self._outcome(order, applied, lc.Retry(f"read refused: {exc}"))
+                if not isinstance(step, lc.Write | lc.Complete | lc.Fail | lc.Reject):
+                    return self._outcome(view, applied, lc.Retry(f"read refused: {exc}"))
                 end = lc.on_refusal(step, exc.detail, conflict=isinstance(exc, Conflict))
-                if isinstance(end, lc.Fail) and not isinstance(step, lc.Fail):
-                    return self._fail_after_refusal(order, applied, end)
-                return self._outcome(order, applied, end)
-        return self._outcome(order, applied, lc.Retry("too many steps in one pass"))  # pragma: no cover
+                if isinstance(end, lc.Fail) and not isinstance(step, lc.Fail | lc.Reject | lc.Complete):
+                    return self._fail_after_refusal(view, applied, end)
+                return self._outcome(view, applied, end)
+        return self._outcome(view, applied, lc.Retry("too many steps in one pass"))  # pragma: no cover
 
-    def _fail_after_refusal(self, order: Order, applied: list[str], end: lc.Fail) -> OrderOutcome:
+    def _fail_after_refusal(self, view: lc.OrderView, applied: list[str], end: lc.Fail) -> OrderOutcome:
         try:
-            self._finish(order, end)
+            self._finish(view.order, end)
         except TransientError as exc:
-            return self._outcome(order, applied, lc.Retry(f"transient while failing the order: {exc}"))
+            return self._outcome(view, applied, lc.Retry(f"transient while failing the order: {exc}"))
         except PermanentError as exc:
-            return self._outcome(order, applied, lc.Retry(f"Waldur A refused to mark the order erred: {exc}"))
+            return self._outcome(view, applied, lc.Retry(f"Waldur A refused to mark the order erred: {exc}"))
         applied.append("Fail")
-        return self._outcome(order, applied, end)
+        return self._outcome(view, applied, end)
 
     def _read(self, step: lc.Read, view: lc.OrderView, reads: _PassReads) -> lc.Fact | Sequence[Resource]:
         match step:
@@ -180,43 +242,43 @@ class OrderProcessor:
             case lc.NeedKeyedOrder(project_uuid=b_project, key=key):
                 return reads.keyed_order(b_project, view.order.project_uuid, key)
             case lc.NeedBResource(uuid=uuid):
-                try:
-                    return self._target.get_resource(uuid)
-                except NotFound:
-                    return None
+                return reads.b_resource(uuid)
         raise AssertionError(step)  # pragma: no cover
 
     def _write(self, step: lc.Write, reads: _PassReads, view: lc.OrderView) -> Order | Project | Uuid | None:
-        order = view.order
+        ports, order = self._ports, view.order
         match step:
             case lc.Approve():
-                self._source.approve(order.uuid)
+                ports.a_orders.approve(order.uuid)
                 return None
             case lc.CreateProject(key=key, name=name, description=description):
-                project = self._projects.create_project(key, name, description)
+                project = ports.b_projects.create_project(key, name, description)
                 reads.project_created(project, key)
                 return project
             case lc.SubmitCreate(order=new_order):
-                return self._target.create_order(new_order)
+                return ports.b_orders.create_order(new_order)
             case lc.SubmitUpdate(resource_uuid=resource, limits=limits, key=key):
-                return self._target.request_update(resource, limits, key)
+                return ports.b_orders.request_update(resource, limits, key)
             case lc.SubmitTerminate(resource_uuid=resource, key=key):
-                return self._target.request_termination(resource, key)
+                return ports.b_orders.request_termination(resource, key)
             case lc.LinkResource(a_resource_uuid=a_resource, b_resource_uuid=b_resource):
-                self._source.set_resource_backend_id(a_resource, b_resource)
+                ports.a_resources.set_resource_backend_id(a_resource, b_resource)
                 return None
             case lc.LinkOrder(b_order_uuid=b_order):
-                self._source.set_order_backend_id(order.uuid, b_order)
+                ports.a_orders.set_order_backend_id(order.uuid, b_order)
                 return None
         raise AssertionError(step)  # pragma: no cover
 
-    def _finish(self, order: Order, step: lc.Complete | lc.Fail) -> None:
-        if isinstance(step, lc.Complete):
-            self._source.complete(order.uuid)
-        else:
-            self._source.fail(order.uuid, step.message)
+    def _finish(self, order: Order, step: lc.Finish) -> None:
+        match step:
+            case lc.Complete():
+                self._ports.a_orders.complete(order.uuid)
+            case lc.Fail(message=message):
+                self._ports.a_orders.fail(order.uuid, message)
+            case lc.Reject(message=message):
+                self._ports.a_orders.reject(order.uuid, message)
 
     @staticmethod
-    def _outcome(order: Order, applied: list[str], end: lc.Final_) -> OrderOutcome:
-        return OrderOutcome(order.uuid, str(order.type), tuple(applied), end)
-
+    def _outcome(view: lc.OrderView, applied: list[str], end: lc.Final_) -> OrderOutcome:
+        order = view.order
+        return OrderOutcome(order.uuid, str(order.type), tuple(applied), end, view.duplicates)

@@ -1,0 +1,228 @@
+"""The vocabulary of the order lifecycle: what is known about an order (:class:`OrderView`) and the steps
+:func:`fedcore.lifecycle.decide` can return.
+
+A step either asks for a fact (``Need*``: the service reads it through a port), asks for a write (the service
+applies it and folds the result into the view), or ends the order's turn in this pass (:class:`Wait`,
+:class:`Retry`, :class:`Complete`, :class:`Fail`, :class:`Reject`).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from typing import Final, Protocol, TypeAlias
+
+from attrs import field, frozen
+
+from fedcore.ids import Uuid
+from fedcore.model import NewOrder, Order, Project, ProjectKey, Resource, int_map
+
+KEY_PREFIX: Final = "fedcore-order:"
+
+
+def idempotency_key(a_order_uuid: Uuid) -> str:
+    """The key stamped on the B order fedcore submits for this A order: stable across crashes and restarts."""
+    return f"{KEY_PREFIX}{a_order_uuid}"
+
+
+class LimitConverter(Protocol):
+    """Converts A limits to B limits (implemented by :class:`fedcore.conversion.Conversion`).
+
+    Raises ``ValueError`` for a component the mapping does not know: the order is then invalid.
+    """
+
+    def limits_to_target(self, a_limits: Mapping[str, int]) -> dict[str, int]:
+        """B limits for these A limits."""
+        ...
+
+
+class Unknown(enum.Enum):
+    """Marks a fact that has not been read in this pass (distinct from a read that found nothing)."""
+
+    UNKNOWN = "unknown"
+
+
+UNKNOWN: Final = Unknown.UNKNOWN
+
+
+@frozen
+class Gone:
+    """A single-object read answered "not found": the object is gone (or invisible). ``evidence`` is B's answer."""
+
+    evidence: str
+
+
+@frozen
+class KeyedMatch:
+    """The B order chosen for one idempotency key, and any others carrying the same key (to be repaired)."""
+
+    winner: Order
+    duplicates: tuple[Order, ...] = ()
+
+
+Fact: TypeAlias = "Unknown | Order | Project | Resource | KeyedMatch | Gone | None"
+
+
+@frozen
+class OrderView:
+    """Everything known about one A order in this pass. ``UNKNOWN`` = not read yet; ``None`` = read, absent."""
+
+    order: Order
+    approved_now: bool = False
+    project_resources: Sequence[Resource] | None = None
+    b_project: Project | Unknown | None = UNKNOWN
+    project_created_now: bool = False
+    b_order: Order | Unknown | Gone = UNKNOWN
+    keyed_order: Order | Unknown | None = UNKNOWN
+    duplicates: tuple[Uuid, ...] = ()
+    b_resource: Resource | Unknown | None = UNKNOWN
+    resource_linked: bool = False
+
+    @property
+    def key(self) -> str:
+        """This order's idempotency key on B."""
+        return idempotency_key(self.order.uuid)
+
+    @property
+    def project_key(self) -> ProjectKey:
+        """The key of the B project that mirrors this order's A project."""
+        return ProjectKey(self.order.customer_uuid, self.order.project_uuid)
+
+
+# Reads -------------------------------------------------------------------------------------------------------
+
+
+@frozen
+class NeedBOrder:
+    """Read the B order linked from the A order's ``backend_id``."""
+
+    uuid: Uuid
+
+
+@frozen
+class NeedProjectResources:
+    """Read the offering's A resources in the order's A project (to find the A resource and resolve shadows)."""
+
+    project_uuid: Uuid
+
+
+@frozen
+class NeedBProject:
+    """Look up the B project mirroring the A project."""
+
+    key: ProjectKey
+
+
+@frozen
+class NeedKeyedOrder:
+    """Look up, in one B project, the B orders carrying this order's idempotency key."""
+
+    project_uuid: Uuid
+    key: str
+
+
+@frozen
+class NeedBResource:
+    """Read the B resource linked to the A resource."""
+
+    uuid: Uuid
+
+
+# Writes ------------------------------------------------------------------------------------------------------
+
+
+@frozen
+class Approve:
+    """``approve_by_provider`` on A."""
+
+
+@frozen
+class CreateProject:
+    """Create the B project for the A project."""
+
+    key: ProjectKey
+    name: str
+    description: str
+
+
+@frozen
+class SubmitCreate:
+    """Submit the Create order on B."""
+
+    order: NewOrder
+
+
+@frozen
+class SubmitUpdate:
+    """``update_limits`` on the B resource."""
+
+    resource_uuid: Uuid
+    limits: Mapping[str, int] = field(converter=int_map)
+    key: str = ""
+
+
+@frozen
+class SubmitTerminate:
+    """``terminate`` on the B resource."""
+
+    resource_uuid: Uuid
+    key: str
+
+
+@frozen
+class LinkResource:
+    """Record the B resource UUID as the A resource's ``backend_id``."""
+
+    a_resource_uuid: Uuid
+    b_resource_uuid: Uuid
+
+
+@frozen
+class LinkOrder:
+    """Record the B order UUID as the A order's ``backend_id`` (also how an in-flight B order is adopted)."""
+
+    b_order_uuid: Uuid
+
+
+# Ends of the order's turn ------------------------------------------------------------------------------------
+
+
+@frozen
+class Wait:
+    """Nothing to do until B moves: the B order is still in progress."""
+
+    reason: str
+
+
+@frozen
+class Retry:
+    """Try again in a later pass (B resource busy, transient fault)."""
+
+    reason: str
+
+
+@frozen
+class Complete:
+    """``set_state_done`` on A: the B order is done."""
+
+
+@frozen
+class Fail:
+    """``set_state_erred`` on A, carrying B's reason or why the request is invalid."""
+
+    message: str
+
+
+@frozen
+class Reject:
+    """``reject_by_provider`` on A: a pending-provider order that fedcore cannot serve, refused before any write."""
+
+    message: str
+
+
+Read: TypeAlias = NeedBOrder | NeedProjectResources | NeedBProject | NeedKeyedOrder | NeedBResource
+Write: TypeAlias = Approve | CreateProject | SubmitCreate | SubmitUpdate | SubmitTerminate | LinkResource | LinkOrder
+Finish: TypeAlias = Complete | Fail | Reject
+"""Ends of a turn that write the outcome on A."""
+Final_: TypeAlias = Wait | Retry | Finish
+Step: TypeAlias = Read | Write | Final_
