@@ -68,9 +68,9 @@ def test_an_order_pass_uses_the_configured_conversion_and_passthrough(config: Fe
 
 def test_username_sync_joins_on_the_configured_identity_field(config: FedcoreConfig) -> None:
     offering = config.offerings[0]
-    by_email = evolve(offering, backend_settings=evolve(
-        offering.backend_settings, user_resolve_method=UserResolveMethod.USER_FIELD, user_match_field=UserMatchField.EMAIL,
-        identity_bridge_source=""))
+    target = evolve(offering.backend_settings, user_resolve_method=UserResolveMethod.USER_FIELD,
+                    user_match_field=UserMatchField.EMAIL, identity_bridge_source="")
+    by_email = evolve(offering, backend_settings=target)
     world = memory_world(by_email)
     services = build_offering(by_email, ports=lambda _: world.ports)
     a_user = world.a_users.add_user("cuid-on-a", "Ann@Example.org")
