@@ -317,19 +317,9 @@ SCENARIOS: dict[str, Callable[[World], Named]] = {
 }
 
 
-NAMELESS = {
-    "b-refuses-the-create": "fedcore.lifecycle.on_refusal says 'Waldur B refused to create the order: <B's detail>' "
-    "without the B project (nor, for update_limits/terminate, the B resource) it wrote to",
-}
-"""Known gaps: a refusal message that names its object only when B's own detail happens to."""
-
-
 @pytest.mark.parametrize(
     "scenario",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=NAMELESS[name])) if name in NAMELESS else name
-        for name in sorted(SCENARIOS)
-    ],
+    sorted(SCENARIOS),
 )
 def test_every_fail_and_reject_message_names_the_object_it_is_about(world: World, scenario: str) -> None:
     order, names = SCENARIOS[scenario](world)

@@ -55,15 +55,22 @@ def on_refusal(step: Write | Finish, error_detail: str, *, conflict: bool) -> Fi
 
 
 def describe(step: Write | Finish) -> str:
-    """What ``step`` does, for messages ("create the order")."""
+    """What ``step`` does and to which object, for messages ("create the order in B project 1f…")."""
+    match step:
+        case CreateProject(key=key):
+            return f"create the project for A project {key.project_uuid}"
+        case SubmitCreate(order=new_order):
+            return f"create the order in B project {new_order.project_uuid}"
+        case SubmitUpdate(resource_uuid=resource):
+            return f"update the limits of B resource {resource}"
+        case SubmitTerminate(resource_uuid=resource):
+            return f"terminate B resource {resource}"
+        case LinkResource(a_resource_uuid=a_resource, b_resource_uuid=b_resource):
+            return f"record B resource {b_resource} on A resource {a_resource}"
+        case LinkOrder(b_order_uuid=b_order):
+            return f"record B order {b_order} on the A order"
     return {
         Approve: "approve the order",
-        CreateProject: "create the project",
-        SubmitCreate: "create the order",
-        SubmitUpdate: "update the resource's limits",
-        SubmitTerminate: "terminate the resource",
-        LinkResource: "record the B resource on the A resource",
-        LinkOrder: "record the B order on the A order",
         Complete: "mark the order done",
         Fail: "mark the order erred",
         Reject: "reject the order",
