@@ -53,7 +53,7 @@ class MemorySource(Marketplace):
         points at a new, nameless resource with an empty ``backend_id`` instead of the real one."""
         resource = self.resource(resource_uuid)
         if resource.state not in (ResourceState.OK, ResourceState.ERRED) or self._open_order_for(resource_uuid):
-            raise Conflict(f"resource {resource_uuid} is {resource.state} or has an order in progress", where="A")
+            raise Conflict(f"resource {resource_uuid} is {resource.state} or has an order in progress", where="A", status=409)
         project = self.projects[resource.project_uuid]
         target = resource.uuid
         if shadow:
@@ -95,7 +95,7 @@ class MemorySource(Marketplace):
         self._call("approve")
         order = self.order(order_uuid)
         if order.state != OrderState.PENDING_PROVIDER:
-            raise Conflict(f"Valid states for operation: pending-provider (order is {order.state})", where="A")
+            raise Conflict(f"Valid states for operation: pending-provider (order is {order.state})", where="A", status=409)
         self._set_order(order, state=OrderState.EXECUTING)
         self._done("approve")
 
@@ -104,7 +104,7 @@ class MemorySource(Marketplace):
         self._call("reject")
         order = self.order(order_uuid)
         if order.state != OrderState.PENDING_PROVIDER:
-            raise Conflict(f"Valid states for operation: pending-provider (order is {order.state})", where="A")
+            raise Conflict(f"Valid states for operation: pending-provider (order is {order.state})", where="A", status=409)
         self._finish_order(order, OrderState.REJECTED, reason)
         self._done("reject")
 
@@ -137,7 +137,7 @@ class MemorySource(Marketplace):
         self._call("complete")
         order = self.order(order_uuid)
         if order.state != OrderState.EXECUTING:
-            raise Conflict(f"Valid states for operation: executing (order is {order.state})", where="A")
+            raise Conflict(f"Valid states for operation: executing (order is {order.state})", where="A", status=409)
         self._finish_order(order, OrderState.DONE)
         self._done("complete")
 
@@ -178,7 +178,7 @@ class MemoryTarget(Marketplace):
         """B's provider approves: pending-provider -> executing."""
         order = self.order(order_uuid)
         if order.state != OrderState.PENDING_PROVIDER:
-            raise Conflict(f"order {order_uuid} is {order.state}", where="B")
+            raise Conflict(f"order {order_uuid} is {order.state}", where="B", status=409)
         self._set_order(order, state=OrderState.EXECUTING)
 
     def provider_finish(self, order_uuid: Uuid, state: OrderState, message: str = "") -> None:
