@@ -53,7 +53,9 @@ class MemorySource(Marketplace):
         points at a new, nameless resource with an empty ``backend_id`` instead of the real one."""
         resource = self.resource(resource_uuid)
         if resource.state not in (ResourceState.OK, ResourceState.ERRED) or self._open_order_for(resource_uuid):
-            raise Conflict(f"resource {resource_uuid} is {resource.state} or has an order in progress", where="A", status=409)
+            raise Conflict(
+                f"resource {resource_uuid} is {resource.state} or has an order in progress", where="A", status=409
+            )
         project = self.projects[resource.project_uuid]
         target = resource.uuid
         if shadow:
@@ -95,7 +97,9 @@ class MemorySource(Marketplace):
         self._call("approve")
         order = self.order(order_uuid)
         if order.state != OrderState.PENDING_PROVIDER:
-            raise Conflict(f"Valid states for operation: pending-provider (order is {order.state})", where="A", status=409)
+            raise Conflict(
+                f"Valid states for operation: pending-provider (order is {order.state})", where="A", status=409
+            )
         self._set_order(order, state=OrderState.EXECUTING)
         self._done("approve")
 
@@ -104,7 +108,9 @@ class MemorySource(Marketplace):
         self._call("reject")
         order = self.order(order_uuid)
         if order.state != OrderState.PENDING_PROVIDER:
-            raise Conflict(f"Valid states for operation: pending-provider (order is {order.state})", where="A", status=409)
+            raise Conflict(
+                f"Valid states for operation: pending-provider (order is {order.state})", where="A", status=409
+            )
         self._finish_order(order, OrderState.REJECTED, reason)
         self._done("reject")
 
