@@ -1,0 +1,180 @@
+"""Waldur's REST conventions over one injected :class:`httpx.Client`: pagination, field selection, retries.
+
+- Listings ask for ``page_size=300`` (the server's cap) and follow ``Link: rel="next"`` to the end, taking only
+  the ``page`` number from the link (behind a TLS-terminating proxy its scheme and host may be wrong).
+- ``field=`` trims answers to what fedcore reads.
+- Query parameters are given as pairs, so a parameter declared ``explode=true`` repeats its key
+  (``state=OK&state=Creating``); a comma-style one is joined by the caller (:func:`comma`).
+- Reads and idempotent writes are retried with exponential backoff and jitter (stamina), honouring
+  ``Retry-After``; a write that creates something is never repeated blindly (recovery goes through the
+  idempotency lookup). :class:`RetryPolicy.instant` makes retries immediate, for tests.
+- Every failure leaves through :mod:`adapters.waldur.errors`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+import attrs
+import httpx
+import stamina
+
+from adapters.waldur.errors import InvalidResponse, RateLimited, from_exception, from_response
+from fedcore.errors import TransientError
+
+PAGE_SIZE = 300
+"""Waldur's largest page (``max_page_size``)."""
+
+T = TypeVar("T")
+Params = Sequence[tuple[str, str]]
+
+
+def comma(values: Iterable[str]) -> str:
+    """One comma-joined value, for parameters declared ``style=form, explode=false``."""
+    return ",".join(values)
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How transient failures of safe requests are retried: bounded attempts and time, exponential backoff.
+
+    ``Retry-After`` from a 429 is honoured up to ``wait_max``.
+    """
+
+    attempts: int = 4
+    timeout: float = 30.0
+    wait_initial: float = 0.2
+    wait_max: float = 5.0
+    wait_jitter: float = 0.5
+
+    @classmethod
+    def instant(cls, attempts: int = 4) -> RetryPolicy:
+        """The same number of attempts with no waiting at all (tests)."""
+        return cls(attempts=attempts, timeout=0.0, wait_initial=0.0, wait_max=0.0, wait_jitter=0.0)
+
+    @classmethod
+    def never(cls) -> RetryPolicy:
+        """One attempt only."""
+        return cls(attempts=1)
+
+    def _hook(self, exc: Exception) -> bool | float:
+        if isinstance(exc, RateLimited) and exc.retry_after is not None:
+            return min(exc.retry_after, self.wait_max)
+        return isinstance(exc, TransientError)
+
+    def call(self, attempt: Callable[[], T]) -> T:
+        """``attempt()`` until it succeeds, fails for good, or the attempts or time run out."""
+        if self.attempts <= 1:
+            return attempt()
+        for retrying in stamina.retry_context(
+            on=self._hook,
+            attempts=self.attempts,
+            timeout=self.timeout or None,
+            wait_initial=self.wait_initial,
+            wait_max=self.wait_max,
+            wait_jitter=self.wait_jitter,
+        ):
+            with retrying:
+                return attempt()
+        raise AssertionError("unreachable: stamina re-raises the last failure")  # pragma: no cover
+
+
+class WaldurHttp:
+    """One Waldur's REST API as seen by one token. ``side`` ("A" or "B") names it in every error."""
+
+    def __init__(self, client: httpx.Client, *, side: str, retry: RetryPolicy | None = None) -> None:
+        self._client = client
+        self.side = side
+        self.retry = retry or RetryPolicy()
+
+    @property
+    def base_url(self) -> str:
+        """``https://host/api/`` as the client was given it."""
+        return str(self._client.base_url)
+
+    def url(self, path: str) -> str:
+        """The absolute URL of an API object (what Waldur expects in ``project``, ``offering`` fields)."""
+        return self.base_url.rstrip("/") + "/" + path.lstrip("/")
+
+    def where(self, method: str, path: str) -> str:
+        """How errors name a call: ``B POST marketplace-orders/``."""
+        return f"{self.side} {method} {path.lstrip('/')}"
+
+    def _send(self, method: str, path: str, *, params: Params = (), body: object = None) -> httpx.Response:
+        where = self.where(method, path)
+        try:
+            response = self._client.request(method, path.lstrip("/"), params=list(params), json=body)
+        except httpx.HTTPError as exc:
+            raise from_exception(exc, where) from exc
+        if response.is_success:
+            return response
+        raise from_response(response, where)
+
+    def _json(self, response: httpx.Response, where: str) -> object:
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise InvalidResponse(f"the body is not JSON: {response.text[:120]!r}", where=where) from exc
+
+    def get(self, path: str, params: Params = (), *, fields: Iterable[str] = ()) -> object:
+        """GET one object (retried)."""
+        query = [*params, *(("field", f) for f in fields)]
+        return self.retry.call(lambda: self._json(self._send("GET", path, params=query), self.where("GET", path)))
+
+    def list(self, path: str, params: Params = (), *, fields: Iterable[str] = ()) -> list[object]:
+        """Every item of a listing, page after page (each page retried on its own)."""
+        where = self.where("GET", path)
+        query = [*params, *(("field", f) for f in fields), ("page_size", str(PAGE_SIZE))]
+        items: list[object] = []
+        page: str | None = "1"
+        while page is not None:
+            current = [*query, ("page", page)]
+            response = self.retry.call(lambda q=current: self._send("GET", path, params=q))  # type: ignore[misc]
+            body = self._json(response, where)
+            if not isinstance(body, list):
+                raise InvalidResponse(f"a listing must be a JSON array, got {type(body).__name__}", where=where)
+            items.extend(body)
+            following = next_page(response)
+            if following is not None and following == page:
+                raise InvalidResponse(f"the next page link points at page {page} again", where=where)
+            page = following
+        return items
+
+    def count(self, path: str, params: Params = ()) -> int:
+        """``X-Result-Count`` of a listing, read with a one-item page."""
+        where = self.where("GET", path)
+        response = self.retry.call(lambda: self._send("GET", path, params=[*params, ("page_size", "1")]))
+        try:
+            return int(response.headers["x-result-count"])
+        except (KeyError, ValueError) as exc:
+            raise InvalidResponse("no X-Result-Count header", where=where) from exc
+
+    def post(self, path: str, body: object = None, *, idempotent: bool) -> object:
+        """POST an action or a creation; retried only when repeating it cannot do harm."""
+        where = self.where("POST", path)
+        policy = self.retry if idempotent else RetryPolicy.never()
+        return policy.call(lambda: self._json(self._send("POST", path, body={} if body is None else body), where))
+
+    def patch(self, path: str, body: object) -> object:
+        """PATCH fields of an object (setting a value twice is harmless: retried)."""
+        where = self.where("PATCH", path)
+        return self.retry.call(lambda: self._json(self._send("PATCH", path, body=body), where))
+
+
+def next_page(response: httpx.Response) -> str | None:
+    """The ``page`` number of ``Link: <…>; rel="next"``, or None on the last page."""
+    link = response.links.get("next")
+    if not link or "url" not in link:
+        return None
+    pages = parse_qs(urlsplit(link["url"]).query).get("page")
+    return pages[0] if pages else None
+
+
+def iso_date(value: dt.date | None) -> str | None:
+    """A date as Waldur reads it in JSON bodies."""
+    return value.isoformat() if value is not None else None

@@ -1,0 +1,273 @@
+"""The order and resource ports over Waldur's REST API: A as the offering's service provider, B as a customer.
+
+:class:`SourceMarketplace` implements :class:`~fedcore.ports.SourceOrders` and
+:class:`~fedcore.ports.SourceResources` against Waldur A; :class:`TargetMarketplace` implements
+:class:`~fedcore.ports.TargetOrders`, :class:`~fedcore.ports.TargetResources` and
+:class:`~fedcore.ports.TargetProjects` against Waldur B. Both are safe to share between worker threads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Collection, Mapping, Sequence
+
+from adapters.waldur.errors import InvalidResponse
+from adapters.waldur.http import Params, WaldurHttp, iso_date
+from adapters.waldur.wire import (
+    KEY_ATTRIBUTE,
+    ORDER_FIELDS,
+    PROJECT_FIELDS,
+    RESOURCE_FIELDS,
+    ROLE_USER_FIELDS,
+    WireOrder,
+    WireProject,
+    WireResource,
+    WireRoleUser,
+    json_object,
+    member_to_domain,
+    order_to_domain,
+    project_to_domain,
+    resource_to_domain,
+    structure,
+    structure_list,
+    to_domain,
+    uuid_field,
+)
+from fedcore.enums import OrderState
+from fedcore.ids import Uuid
+from fedcore.model import Member, NewOrder, Order, Project, ProjectKey, Resource
+
+OPEN_STATES = (OrderState.PENDING_PROVIDER, OrderState.EXECUTING)
+IN_FLIGHT_STATES = (
+    OrderState.PENDING_CONSUMER,
+    OrderState.PENDING_PROVIDER,
+    OrderState.PENDING_PROJECT,
+    OrderState.PENDING_START_DATE,
+    OrderState.EXECUTING,
+)
+
+
+def _orders(data: object, where: str) -> list[Order]:
+    if not isinstance(data, list):
+        raise InvalidResponse("a listing must be a JSON array", where=where)
+    return [to_domain(where, order_to_domain, w) for w in structure_list(data, WireOrder, where)]
+
+
+def _order(data: object, where: str) -> Order:
+    return to_domain(where, order_to_domain, structure(data, WireOrder, where))
+
+
+def _resources(data: list[object], where: str) -> list[Resource]:
+    return [to_domain(where, resource_to_domain, w) for w in structure_list(data, WireResource, where)]
+
+
+def _members(http: WaldurHttp, project_uuid: Uuid) -> list[Member]:
+    path = f"projects/{project_uuid}/list_users/"
+    where = http.where("GET", path)
+    rows = structure_list(http.list(path, fields=ROLE_USER_FIELDS), WireRoleUser, where)
+    return [to_domain(where, member_to_domain, row) for row in rows]
+
+
+class SourceMarketplace:
+    """Waldur A's orders and resources of one offering, through its service provider's token."""
+
+    def __init__(self, http: WaldurHttp, offering_uuid: Uuid) -> None:
+        self._http = http
+        self.offering_uuid = offering_uuid
+
+    # SourceOrders ---------------------------------------------------------------------------------------------
+
+    def list_open_orders(self) -> Sequence[Order]:
+        """Every pending-provider and executing order of the offering (one paginated listing)."""
+        params: Params = [("offering_uuid", self.offering_uuid), *(("state", s.value) for s in OPEN_STATES)]
+        data = self._http.list("marketplace-orders/", params, fields=ORDER_FIELDS)
+        return _orders(data, self._http.where("GET", "marketplace-orders/"))
+
+    def approve(self, order_uuid: Uuid) -> None:
+        """``approve_by_provider`` (not repeated: a second call is a 409)."""
+        self._http.post(f"marketplace-orders/{order_uuid}/approve_by_provider/", {}, idempotent=False)
+
+    def reject(self, order_uuid: Uuid, reason: str) -> None:
+        """``reject_by_provider`` with the reason as the provider's comment."""
+        body = {"provider_rejection_comment": reason}
+        self._http.post(f"marketplace-orders/{order_uuid}/reject_by_provider/", body, idempotent=False)
+
+    def set_order_backend_id(self, order_uuid: Uuid, backend_id: str) -> None:
+        """``set_backend_id`` on the order (idempotent: retried)."""
+        body = {"backend_id": backend_id}
+        self._http.post(f"marketplace-orders/{order_uuid}/set_backend_id/", body, idempotent=True)
+
+    def complete(self, order_uuid: Uuid) -> None:
+        """``set_state_done`` (not repeated: after a lost answer the next pass reads the state)."""
+        self._http.post(f"marketplace-orders/{order_uuid}/set_state_done/", {}, idempotent=False)
+
+    def fail(self, order_uuid: Uuid, message: str) -> None:
+        """``set_state_erred`` with both ``error_message`` and ``error_traceback``, as the server reads both."""
+        body = {"error_message": message, "error_traceback": ""}
+        self._http.post(f"marketplace-orders/{order_uuid}/set_state_erred/", body, idempotent=True)
+
+    # SourceResources ------------------------------------------------------------------------------------------
+
+    def list_resources(self) -> Sequence[Resource]:
+        """Every resource of the offering, in any state."""
+        path = "marketplace-provider-resources/"
+        data = self._http.list(path, [("offering_uuid", self.offering_uuid)], fields=RESOURCE_FIELDS)
+        return _resources(data, self._http.where("GET", path))
+
+    def list_project_resources(self, project_uuid: Uuid) -> Sequence[Resource]:
+        """The offering's resources in one A project."""
+        path = "marketplace-provider-resources/"
+        params: Params = [("offering_uuid", self.offering_uuid), ("project_uuid", project_uuid)]
+        return _resources(self._http.list(path, params, fields=RESOURCE_FIELDS), self._http.where("GET", path))
+
+    def set_resource_backend_id(self, resource_uuid: Uuid, backend_id: str) -> None:
+        """``set_backend_id`` on the provider resource (idempotent: retried)."""
+        path = f"marketplace-provider-resources/{resource_uuid}/set_backend_id/"
+        self._http.post(path, {"backend_id": backend_id}, idempotent=True)
+
+    def set_end_date(self, resource_uuid: Uuid, end_date: dt.date | None) -> None:
+        """``set_end_date_by_provider`` (idempotent: retried)."""
+        path = f"marketplace-provider-resources/{resource_uuid}/set_end_date_by_provider/"
+        self._http.post(path, {"end_date": iso_date(end_date)}, idempotent=True)
+
+    def set_limits(self, resource_uuid: Uuid, limits: Mapping[str, int]) -> None:
+        """``set_limits`` on the provider resource (idempotent: retried)."""
+        path = f"marketplace-provider-resources/{resource_uuid}/set_limits/"
+        self._http.post(path, {"limits": dict(limits)}, idempotent=True)
+
+
+class TargetMarketplace:
+    """Waldur B's offering, projects and orders as fedcore's customer owner sees them.
+
+    B's plan for Create orders is looked up once per offering and remembered (a lock keeps threads from
+    looking it up twice).
+    """
+
+    def __init__(self, http: WaldurHttp, offering_uuid: Uuid, customer_uuid: Uuid) -> None:
+        self._http = http
+        self.offering_uuid = offering_uuid
+        self.customer_uuid = customer_uuid
+        self._plan_url: str | None = None
+        self._plan_lock = threading.Lock()
+
+    # TargetProjects -------------------------------------------------------------------------------------------
+
+    def find_project(self, key: ProjectKey) -> Project | None:
+        """The project of fedcore's customer whose ``backend_id`` is exactly the key's."""
+        path = "projects/"
+        params: Params = [("backend_id", key.backend_id), ("customer", self.customer_uuid)]
+        where = self._http.where("GET", path)
+        found = structure_list(self._http.list(path, params, fields=PROJECT_FIELDS), WireProject, where)
+        exact = [to_domain(where, project_to_domain, p) for p in found if p.backend_id == key.backend_id]
+        return min(exact, key=lambda p: p.uuid) if exact else None
+
+    def create_project(self, key: ProjectKey, name: str, description: str) -> Project:
+        """``POST projects/`` under fedcore's customer (never repeated: the caller looks first)."""
+        path = "projects/"
+        body = {"name": name, "customer": self._http.url(f"customers/{self.customer_uuid}/"),
+                "backend_id": key.backend_id, "description": description}
+        data = self._http.post(path, body, idempotent=False)
+        where = self._http.where("POST", path)
+        return to_domain(where, project_to_domain, structure(data, WireProject, where))
+
+    def list_members(self, project_uuid: Uuid) -> Sequence[Member]:
+        """Every role of every user in the project (all pages)."""
+        return _members(self._http, project_uuid)
+
+    def add_member(self, project_uuid: Uuid, user_uuid: Uuid, role: str) -> None:
+        """``add_user`` (not repeated: a second grant is a 400)."""
+        body = {"role": role, "user": user_uuid}
+        self._http.post(f"projects/{project_uuid}/add_user/", body, idempotent=False)
+
+    def remove_member(self, project_uuid: Uuid, user_uuid: Uuid, role: str) -> None:
+        """``delete_user`` (not repeated)."""
+        body = {"role": role, "user": user_uuid}
+        self._http.post(f"projects/{project_uuid}/delete_user/", body, idempotent=False)
+
+    # TargetOrders ---------------------------------------------------------------------------------------------
+
+    def _plan(self) -> str:
+        with self._plan_lock:
+            if self._plan_url is None:
+                path = f"marketplace-public-offerings/{self.offering_uuid}/plans/"
+                where = self._http.where("GET", path)
+                plans = [json_object(p, where) for p in self._http.list(path)]
+                usable = [p for p in plans if not p.get("archived") and isinstance(p.get("url"), str)]
+                if not usable:
+                    raise InvalidResponse(f"B offering {self.offering_uuid} has no active plan to order", where=where)
+                self._plan_url = str(usable[0]["url"])
+            return self._plan_url
+
+    def create_order(self, order: NewOrder) -> Order:
+        """``POST marketplace-orders/`` with the key in ``attributes`` (never repeated blindly)."""
+        path = "marketplace-orders/"
+        body = {
+            "offering": self._http.url(f"marketplace-public-offerings/{self.offering_uuid}/"),
+            "project": self._http.url(f"projects/{order.project_uuid}/"),
+            "plan": self._plan(),
+            "limits": dict(order.limits),
+            "attributes": {**order.attributes, KEY_ATTRIBUTE: order.key},
+            "type": "Create",
+            "accepting_terms_of_service": True,
+        }
+        return _order(self._http.post(path, body, idempotent=False), self._http.where("POST", path))
+
+    def request_update(self, resource_uuid: Uuid, limits: Mapping[str, int], key: str) -> Uuid:
+        """``update_limits`` with the key as ``request_comment``; the new Update order's UUID."""
+        path = f"marketplace-resources/{resource_uuid}/update_limits/"
+        data = self._http.post(path, {"limits": dict(limits), "request_comment": key}, idempotent=False)
+        return uuid_field(data, "order_uuid", self._http.where("POST", path))
+
+    def request_termination(self, resource_uuid: Uuid, key: str) -> Uuid:
+        """``terminate`` with the key in ``attributes``; the new Terminate order's UUID."""
+        path = f"marketplace-resources/{resource_uuid}/terminate/"
+        data = self._http.post(path, {"attributes": {KEY_ATTRIBUTE: key}}, idempotent=False)
+        return uuid_field(data, "order_uuid", self._http.where("POST", path))
+
+    def find_orders(self, project_uuid: Uuid, keys: Collection[str]) -> Sequence[Order]:
+        """Orders of the B offering in one project carrying one of ``keys``, oldest first (one listing)."""
+        if not keys:
+            return []
+        path = "marketplace-orders/"
+        params: Params = [("offering_uuid", self.offering_uuid), ("project_uuid", project_uuid)]
+        found = _orders(self._http.list(path, params, fields=ORDER_FIELDS), self._http.where("GET", path))
+        wanted = set(keys)
+        keyed = [o for o in found if o.key in wanted]
+        return sorted(keyed, key=lambda o: (o.created is None, o.created or dt.datetime.min.replace(tzinfo=dt.UTC),
+                                            o.uuid))
+
+    def get_orders(self, order_uuids: Collection[Uuid]) -> Mapping[Uuid, Order]:
+        """The in-flight orders of the B offering among ``order_uuids`` (one listing; finished ones are read alone
+        by the caller)."""
+        if not order_uuids:
+            return {}
+        path = "marketplace-orders/"
+        params: Params = [("offering_uuid", self.offering_uuid), *(("state", s.value) for s in IN_FLIGHT_STATES)]
+        found = _orders(self._http.list(path, params, fields=ORDER_FIELDS), self._http.where("GET", path))
+        wanted = set(order_uuids)
+        return {o.uuid: o for o in found if o.uuid in wanted}
+
+    def get_order(self, order_uuid: Uuid) -> Order:
+        """One B order; NotFound on 404."""
+        path = f"marketplace-orders/{order_uuid}/"
+        return _order(self._http.get(path, fields=ORDER_FIELDS), self._http.where("GET", path))
+
+    # TargetResources ------------------------------------------------------------------------------------------
+
+    def get_resource(self, resource_uuid: Uuid) -> Resource:
+        """One B resource; NotFound on 404."""
+        path = f"marketplace-resources/{resource_uuid}/"
+        where = self._http.where("GET", path)
+        data = self._http.get(path, fields=RESOURCE_FIELDS)
+        return to_domain(where, resource_to_domain, structure(data, WireResource, where))
+
+    def list_resources(self) -> Sequence[Resource]:
+        """Every resource of the B offering under fedcore's customer."""
+        path = "marketplace-resources/"
+        params: Params = [("offering_uuid", self.offering_uuid), ("customer_uuid", self.customer_uuid)]
+        return _resources(self._http.list(path, params, fields=RESOURCE_FIELDS), self._http.where("GET", path))
+
+    def set_end_date(self, resource_uuid: Uuid, end_date: dt.date | None) -> None:
+        """``PATCH end_date`` as the resource's consumer (idempotent: retried)."""
+        self._http.patch(f"marketplace-resources/{resource_uuid}/", {"end_date": iso_date(end_date)})

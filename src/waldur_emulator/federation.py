@@ -1,0 +1,79 @@
+"""A federation between two Waldurs, set up through their REST APIs the way an operator sets up real ones.
+
+On **A** (the source): a provider organisation with an active ``Marketplace.Slurm`` offering, the agent user who
+is OFFERING.MANAGER of it, and a consumer organisation with a project whose member places orders.
+On **B** (the target): a provider organisation with its own active offering, and the organisation fedcore orders
+under, whose owner (the agent user on B) is also an ISD identity manager for ``isd_source``.
+
+Everything goes through HTTP with each emulator's staff token, so the emulators' own rules run. The result holds
+the UUIDs and tokens a configuration file needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+import httpx
+
+from .seeding import Seeder
+
+
+@attrs.frozen
+class Side:
+    """One Waldur of the federation: its offering, the agent's token, and who else acts there."""
+
+    offering_uuid: str
+    plan_uuid: str
+    agent_token: str
+    agent_uuid: str
+    provider_customer_uuid: str
+
+
+@attrs.frozen
+class Federation:
+    """What a fedcore configuration and a test need to know about the two Waldurs."""
+
+    a: Side
+    b: Side
+    b_customer_uuid: str
+    """The organisation on B under which fedcore creates projects and orders."""
+    consumer_customer_uuid: str
+    consumer_project_uuid: str
+    consumer_token: str
+    """A user on A who may order in the consumer project."""
+    isd_source: str
+
+
+def _side(seeder: Seeder, name: str, components: Sequence[str], agent: str) -> tuple[Side, str]:
+    provider_org = seeder.customer(f"{name} provider")
+    seeder.service_provider(provider_org)
+    category = seeder.category("HPC")
+    offering, plan = seeder.offering(provider_org, category, f"{name} cluster", components=tuple(components))
+    agent_user, agent_token = seeder.user(agent)
+    return Side(offering.uuid, plan.uuid, agent_token, agent_user.uuid, provider_org.uuid), agent_user.uuid
+
+
+def build_federation(
+    a: httpx.Client,
+    b: httpx.Client,
+    *,
+    a_components: Sequence[str] = ("node_hours", "storage"),
+    b_components: Sequence[str] = ("cpu_k_hours", "storage"),
+    isd_source: str = "isd:federation",
+) -> Federation:
+    """Set up both sides through staff clients of A and B (``base_url`` at the server root, not ``/api/``)."""
+    seed_a, seed_b = Seeder(a), Seeder(b)
+    side_a, agent_a = _side(seed_a, "A", a_components, "fedcore-a")
+    seed_a.role("marketplace-provider-offerings", side_a.offering_uuid, agent_a, "OFFERING.MANAGER")
+    consumer_org = seed_a.customer("Consumer university")
+    project = seed_a.project(consumer_org, "Physics")
+    consumer, consumer_token = seed_a.user("orderer")
+    seed_a.role("customers", consumer_org.uuid, consumer.uuid, "CUSTOMER.OWNER")
+    seed_a.role("projects", project.uuid, consumer.uuid, "PROJECT.ADMIN")
+
+    side_b, agent_b = _side(seed_b, "B", b_components, "fedcore-b")
+    b_org = seed_b.customer("Federated from A")
+    seed_b.role("customers", b_org.uuid, agent_b, "CUSTOMER.OWNER")
+    seed_b.patch_user(agent_b, is_identity_manager=True, managed_isds=[isd_source])
+    return Federation(side_a, side_b, b_org.uuid, consumer_org.uuid, project.uuid, consumer_token, isd_source)
