@@ -16,6 +16,7 @@ from adapters.config import (
     AccountingType,
     ComponentConfig,
     FedcoreConfig,
+    HttpTimeouts,
     LogLevel,
     OfferingConfig,
     Secret,
@@ -751,10 +752,27 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
 @pytest.mark.parametrize(
     "cl",
-    [FedcoreConfig, OfferingConfig, TargetSettings, ComponentConfig, TargetComponentConfig],
+    [FedcoreConfig, OfferingConfig, TargetSettings, ComponentConfig, TargetComponentConfig, HttpTimeouts],
     ids=lambda c: c.__name__,
 )
 def test_every_key_is_documented(cl: type) -> None:
     text = DOCS.read_text(encoding="utf-8")
     missing = [a.name for a in cl.__attrs_attrs__ if f"`{a.name}`" not in text]  # type: ignore[attr-defined]
     assert missing == []
+
+
+def test_http_timeouts_and_ca_bundles_load_and_bad_values_name_their_path() -> None:
+    base = minimal()
+    good = {**base, "http_timeouts": {"connect": 2, "read": 12.5}}
+    good["offerings"] = [{**base["offerings"][0], "ca_bundle": "/etc/ssl/a.pem"}]
+    good["offerings"][0]["backend_settings"] = {**base["offerings"][0]["backend_settings"],
+                                                "target_verify_ssl": False, "target_ca_bundle": "/etc/ssl/b.pem"}
+    config = parse_config(good)
+    assert config.http_timeouts == HttpTimeouts(connect=2, read=12.5)
+    assert config.offerings[0].ca_bundle == "/etc/ssl/a.pem"
+    assert config.offerings[0].backend_settings.target_verify_ssl is False
+    bad = {**good, "http_timeouts": {"read": 0, "pool": -1}}
+    with pytest.raises(ConfigError) as caught:
+        parse_config(bad)
+    assert any("http_timeouts.read" in p for p in caught.value.problems)
+    assert any("http_timeouts.pool" in p for p in caught.value.problems)

@@ -152,6 +152,13 @@ def positive_factor(value: Decimal) -> Decimal:
     return value
 
 
+def seconds(value: float) -> float:
+    """A positive, finite number of seconds."""
+    if not (0 < value < float("inf")):
+        raise ValueError(f"must be a positive number of seconds, got {value!r}")
+    return value
+
+
 def finite(value: Decimal) -> Decimal:
     """A number that is not infinite or NaN."""
     if not value.is_finite():

@@ -26,6 +26,7 @@ from adapters.config.schema import (
     AccountingType,
     ComponentConfig,
     FedcoreConfig,
+    HttpTimeouts,
     LimitPeriod,
     LogLevel,
     LogShippingConfig,
@@ -58,7 +59,10 @@ _ENUMS: tuple[type[enum.Enum], ...] = (
     UserNotFoundAction,
     UserResolveMethod,
 )
-_CLASSES = (FedcoreConfig, LogShippingConfig, OfferingConfig, TargetSettings, ComponentConfig, TargetComponentConfig)
+_CLASSES = (
+    FedcoreConfig, HttpTimeouts, LogShippingConfig, OfferingConfig, TargetSettings, ComponentConfig,
+    TargetComponentConfig,
+)
 
 _FIELD_CHECKS: dict[type, dict[str, Callable[[Any], Any]]] = {
     FedcoreConfig: {
@@ -70,6 +74,7 @@ _FIELD_CHECKS: dict[type, dict[str, Callable[[Any], Any]]] = {
         "global_proxy": check.proxy_url,
     },
     LogShippingConfig: {"ship_interval_seconds": check.in_range(10), "buffer_size_mb": check.in_range(1)},
+    HttpTimeouts: dict.fromkeys(("connect", "read", "write", "pool"), check.seconds),
     OfferingConfig: {
         "name": check.non_empty,
         "waldur_api_url": check.api_url,
@@ -82,6 +87,7 @@ _FIELD_CHECKS: dict[type, dict[str, Callable[[Any], Any]]] = {
         "stomp_ws_path": check.optional(check.ws_path),
         "mqtt_enabled": check.no_mqtt,
         "backend_components": check.component_names,
+        "ca_bundle": check.optional(check.non_empty),
     },
     TargetSettings: {
         "target_api_url": check.api_url,
@@ -94,6 +100,7 @@ _FIELD_CHECKS: dict[type, dict[str, Callable[[Any], Any]]] = {
         "target_stomp_ws_host": check.optional(check.ws_host),
         "target_stomp_ws_port": check.optional(check.in_range(1, 65535)),
         "target_stomp_ws_path": check.optional(check.ws_path),
+        "target_ca_bundle": check.optional(check.non_empty),
     },
     ComponentConfig: {
         "unit_factor": check.positive_factor,

@@ -215,6 +215,8 @@ class TargetSettings:
     target_stomp_ws_host: str | None = None
     target_stomp_ws_port: int | None = None
     target_stomp_ws_path: str | None = None
+    target_verify_ssl: bool = True
+    target_ca_bundle: str | None = None
 
     @property
     def stomp_offering_uuid(self) -> Uuid:
@@ -261,6 +263,7 @@ class OfferingConfig:
     resource_import_enabled: bool = False
     preserve_unmanaged_backend_users: bool = False
     verify_ssl: bool = True
+    ca_bundle: str | None = None
     omit_anomalous_usage_components: bool = False
     mqtt_enabled: bool = False
 
@@ -310,6 +313,16 @@ class LogShippingConfig:
 
 
 @frozen
+class HttpTimeouts:
+    """``http_timeouts``: seconds fedcore waits on Waldur's REST APIs (both sides)."""
+
+    connect: float = 5.0
+    read: float = 30.0
+    write: float = 30.0
+    pool: float = 10.0
+
+
+@frozen
 class FedcoreConfig:
     """A whole configuration file: the offerings fedcore serves plus the agent-wide settings."""
 
@@ -322,6 +335,7 @@ class FedcoreConfig:
     global_proxy: Secret | None = None
     expose_backend_error_details: bool = True
     log_shipping: LogShippingConfig = LogShippingConfig()
+    http_timeouts: HttpTimeouts = HttpTimeouts()
 
     def offering(self, name: str) -> OfferingConfig:
         """The offering called ``name``; ``KeyError`` naming the known ones otherwise."""
