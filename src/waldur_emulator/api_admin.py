@@ -10,14 +10,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from . import effects, render_market
 from .core import Core, caller, limits_of, slugify, text
 from .faults import FaultInjector, FaultRule
+from .records_market import Resource
 from .simulation import ProviderSimulation, SimulationRule
-from .store import Resource
 from .web import ApiError, Request, Response, Router, bad_request, forbidden, not_found
 
 RESOURCE_STATES = ("Creating", "OK", "Erred", "Updating", "Terminating", "Terminated")
@@ -32,116 +31,125 @@ def _rule_error(exc: Exception) -> ApiError:
     return ApiError(400, {"non_field_errors": [str(exc)]})
 
 
-def _ticker(simulation: ProviderSimulation) -> Callable[[], None]:
-    def tick() -> None:
-        simulation.tick()
+class AdminApi:
+    """Handlers for the emulator's own admin routes (fault rules, provider simulation, direct set-up)."""
 
-    return tick
+    def __init__(self, core: Core, faults: FaultInjector, simulation: ProviderSimulation) -> None:
+        self.core = core
+        self.state = core.state
+        self.faults = faults
+        self.simulation = simulation
 
+    # faults -------------------------------------------------------------------------------------------------
 
-def register(router: Router, core: Core, faults: FaultInjector, simulation: ProviderSimulation) -> None:  # noqa: PLR0915
-    """Wire the admin routes."""
-    state = core.state
-
-    def list_faults(request: Request) -> Response:
+    def list_faults(self, request: Request) -> Response:
         _staff(request)
-        return Response(200, {"rules": [r.to_json() for r in faults.rules], "injected": faults.injected})
+        return Response(200, {"rules": [r.to_json() for r in self.faults.rules], "injected": self.faults.injected})
 
-    def add_fault(request: Request) -> Response:
+    def add_fault(self, request: Request) -> Response:
         _staff(request)
         try:
             rule = FaultRule.from_json(request.json())
         except (TypeError, ValueError) as exc:
             raise _rule_error(exc) from exc
-        faults.add(rule)
+        self.faults.add(rule)
         return Response(201, rule.to_json())
 
-    def clear_faults(request: Request) -> Response:
+    def clear_faults(self, request: Request) -> Response:
         _staff(request)
-        faults.clear()
+        self.faults.clear()
         return Response(204)
 
-    def seed_faults(request: Request) -> Response:
+    def seed_faults(self, request: Request) -> Response:
         _staff(request)
         seed = request.json().get("seed")
         if not isinstance(seed, int):
             raise bad_request("seed", "An integer is required.")
-        faults.reseed(seed)
+        self.faults.reseed(seed)
         return Response(200, {"seed": seed})
 
-    def simulation_get(request: Request) -> Response:
+    # provider simulation ------------------------------------------------------------------------------------
+
+    def _offering_key(self, request: Request) -> str:
         _staff(request)
-        key = core.get(state.offerings, request.params["uuid"]).uuid
-        rule = simulation.rules.get(key)
+        return self.core.get(self.state.offerings, request.params["uuid"]).uuid
+
+    def simulation_get(self, request: Request) -> Response:
+        rule = self.simulation.rules.get(self._offering_key(request))
         if rule is None:
             raise not_found()
         return Response(200, rule.to_json())
 
-    def simulation_set(request: Request) -> Response:
-        _staff(request)
-        key = core.get(state.offerings, request.params["uuid"]).uuid
+    def simulation_set(self, request: Request) -> Response:
+        key = self._offering_key(request)
         try:
             rule = SimulationRule.from_json(request.json())
         except (TypeError, ValueError) as exc:
             raise _rule_error(exc) from exc
-        core.defer(lambda: simulation.configure(key, rule))
+        self.core.defer(lambda: self.simulation.configure(key, rule))
         return Response(200, rule.to_json())
 
-    def simulation_delete(request: Request) -> Response:
-        _staff(request)
-        key = core.get(state.offerings, request.params["uuid"]).uuid
-        core.defer(lambda: simulation.configure(key, None))
+    def simulation_delete(self, request: Request) -> Response:
+        key = self._offering_key(request)
+        self.core.defer(lambda: self.simulation.configure(key, None))
         return Response(204)
 
-    def simulation_tick(request: Request) -> Response:
+    def simulation_tick(self, request: Request) -> Response:
         _staff(request)
-        core.defer(_ticker(simulation))
+        self.core.defer(self._tick)
         return Response(200, {"status": "scheduled"})
 
-    def create_resource(request: Request) -> Response:
+    def _tick(self) -> None:
+        self.simulation.tick()
+
+    # direct set-up --------------------------------------------------------------------------------------------
+
+    def create_resource(self, request: Request) -> Response:
         _staff(request)
+        state = self.state
         body: dict[str, Any] = request.json()
-        offering = core.ref(body, "offering", state.offerings)
-        project = core.ref(body, "project", state.projects)
-        plan = core.ref(body, "plan", state.plans, required=False)
+        offering = self.core.ref(body, "offering", state.offerings)
+        project = self.core.ref(body, "project", state.projects)
+        plan = self.core.ref(body, "plan", state.plans, required=False)
         assert offering is not None
         assert project is not None
         resource_state = body.get("state", "OK")
         if resource_state not in RESOURCE_STATES:
             raise bad_request("state", f'"{resource_state}" is not a valid choice.')
-        now = core.now()
+        name, limits, backend_id = text(body, "name"), limits_of(body), text(body, "backend_id")
+        attributes = body.get("attributes") or {}
+        if not isinstance(attributes, dict):
+            raise bad_request("attributes", "Expected a dictionary.")
+        now = self.core.now()
         resource = Resource(
-            uuid=core.new_uuid(),
-            name=text(body, "name"),
+            uuid=self.core.new_uuid(),
+            name=name,
             offering_uuid=offering.uuid,
             project_uuid=project.uuid,
             plan_uuid=plan.uuid if plan else None,
             created=now,
             modified=now,
             state=resource_state,
-            limits=limits_of(body),
-            backend_id=text(body, "backend_id"),
+            limits=limits,
+            backend_id=backend_id,
+            attributes=dict(attributes),
+            slug=slugify(name, "resource"),
         )
-        attributes = body.get("attributes") or {}
-        if not isinstance(attributes, dict):
-            raise bad_request("attributes", "Expected a dictionary.")
-        resource.attributes = dict(attributes)
-        resource.slug = slugify(resource.name, "resource")
-        state.add_resource(resource)
+        state.add(resource)
         if body.get("sync_offering_users", False):
             for assignment in state.roles_in(project.uuid):
-                effects.ensure_offering_users(core, assignment.user_uuid, project.uuid)
+                effects.ensure_offering_users(self.core, assignment.user_uuid, project.uuid)
         return Response(201, render_market.resource(state, request.base_url, resource))
 
-    def sync_offering_users(request: Request) -> Response:
+    def sync_offering_users(self, request: Request) -> Response:
         _staff(request)
-        project = core.get(state.projects, request.params["uuid"])
+        project = self.core.get(self.state.projects, request.params["uuid"])
         created = []
-        for assignment in state.roles_in(project.uuid):
-            created += effects.ensure_offering_users(core, assignment.user_uuid, project.uuid)
+        for assignment in self.state.roles_in(project.uuid):
+            created += effects.ensure_offering_users(self.core, assignment.user_uuid, project.uuid)
         return Response(200, {"created": [r.uuid for r in created]})
 
-    def add_cuid(request: Request) -> Response:
+    def add_cuid(self, request: Request) -> Response:
         _staff(request)
         body = request.json()
         cuid = text(body, "cuid")
@@ -150,19 +158,21 @@ def register(router: Router, core: Core, faults: FaultInjector, simulation: Prov
         attributes = body.get("attributes") or {}
         if not isinstance(attributes, dict):
             raise bad_request("attributes", "Expected a dictionary.")
-        state.known_cuids[cuid] = dict(attributes)
+        self.state.learn_cuid(cuid, dict(attributes))
         return Response(201, {"cuid": cuid})
 
-    e = "/api/emulator/"
-    router.add("GET", e + "faults/", list_faults)
-    router.add("POST", e + "faults/", add_fault)
-    router.add("DELETE", e + "faults/", clear_faults)
-    router.add("POST", e + "faults/seed/", seed_faults)
-    router.add("GET", e + "offerings/{uuid}/provider-simulation/", simulation_get)
-    router.add("PUT", e + "offerings/{uuid}/provider-simulation/", simulation_set)
-    router.add("POST", e + "offerings/{uuid}/provider-simulation/", simulation_set)
-    router.add("DELETE", e + "offerings/{uuid}/provider-simulation/", simulation_delete)
-    router.add("POST", e + "provider-simulation/tick/", simulation_tick)
-    router.add("POST", e + "resources/", create_resource)
-    router.add("POST", e + "projects/{uuid}/sync-offering-users/", sync_offering_users)
-    router.add("POST", e + "known-cuids/", add_cuid)
+    def register(self, router: Router) -> None:
+        """Wire every admin route."""
+        e = "/api/emulator/"
+        router.add("GET", e + "faults/", self.list_faults)
+        router.add("POST", e + "faults/", self.add_fault)
+        router.add("DELETE", e + "faults/", self.clear_faults)
+        router.add("POST", e + "faults/seed/", self.seed_faults)
+        router.add("GET", e + "offerings/{uuid}/provider-simulation/", self.simulation_get)
+        router.add("PUT", e + "offerings/{uuid}/provider-simulation/", self.simulation_set)
+        router.add("POST", e + "offerings/{uuid}/provider-simulation/", self.simulation_set)
+        router.add("DELETE", e + "offerings/{uuid}/provider-simulation/", self.simulation_delete)
+        router.add("POST", e + "provider-simulation/tick/", self.simulation_tick)
+        router.add("POST", e + "resources/", self.create_resource)
+        router.add("POST", e + "projects/{uuid}/sync-offering-users/", self.sync_offering_users)
+        router.add("POST", e + "known-cuids/", self.add_cuid)

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from .core import Core, caller
-from .store import User
+from .records import User
 from .web import ApiError, Request, Response, Router, bad_request, forbidden
 
 SOURCE = re.compile(r"^[a-z]+:[a-zA-Z0-9._-]+$")
@@ -47,15 +47,18 @@ def _new_user(core: Core, username: str) -> User:
         created=core.now(),
         registration_method="identity_bridge",
     )
-    core.state.users[user.uuid] = user
-    core.state.tokens[user.token] = user.uuid
+    core.state.add_user(user)
     return user
 
 
-def register(router: Router, core: Core) -> None:  # noqa: PLR0915
-    """Wire the identity routes."""
+class BridgeApi:
+    """Handlers for identity-bridge, identity-bridge/remove and remote-eduteams."""
 
-    def head(body: dict[str, Any]) -> tuple[str, str]:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    @staticmethod
+    def _head(body: dict[str, Any]) -> tuple[str, str]:
         errors = {f: ["This field is required."] for f in ("username", "source") if not body.get(f)}
         if errors:
             raise ApiError(400, errors)
@@ -66,9 +69,9 @@ def register(router: Router, core: Core) -> None:  # noqa: PLR0915
             raise bad_request("source", "Source must look like 'isd:<name>'.")
         return username, source
 
-    def bridge(request: Request) -> Response:
+    def bridge(self, request: Request) -> Response:
         body = request.json()
-        username, source = head(body)
+        username, source = self._head(body)
         if not _may_bridge(caller(request), source):
             raise forbidden("You do not have permission to push users from this identity source.")
         disallowed = sorted(k for k in body if k in SCHEMA_FIELDS and k not in ALLOWED_FIELDS)
@@ -77,10 +80,10 @@ def register(router: Router, core: Core) -> None:  # noqa: PLR0915
                 400,
                 {"non_field_errors": ["Fields not allowed by Identity Bridge configuration: " + ", ".join(disallowed)]},
             )
-        user = _find(core, username)
+        user = _find(self.core, username)
         created = user is None
         if user is None:
-            user = _new_user(core, username)
+            user = _new_user(self.core, username)
         elif not user.is_active:
             raise ApiError(400, {"non_field_errors": ["User is deactivated."]})
         updated = []
@@ -104,11 +107,11 @@ def register(router: Router, core: Core) -> None:  # noqa: PLR0915
             user.active_isds.append(source)
         return Response(200, {"uuid": user.uuid, "created": created, "updated_fields": updated})
 
-    def remove(request: Request) -> Response:
-        username, source = head(request.json())
+    def remove(self, request: Request) -> Response:
+        username, source = self._head(request.json())
         if not _may_bridge(caller(request), source):
             raise forbidden("You do not have permission to remove users from this identity source.")
-        user = _find(core, username)
+        user = _find(self.core, username)
         if user is None:
             raise ApiError(404, {"detail": "User not found."})
         if source in user.active_isds:
@@ -122,23 +125,25 @@ def register(router: Router, core: Core) -> None:  # noqa: PLR0915
             user.is_active = False
         return Response(200, {"uuid": user.uuid, "deactivated": deactivated})
 
-    def eduteams(request: Request) -> Response:
+    def eduteams(self, request: Request) -> Response:
         actor = caller(request)
         if not (actor.is_staff or actor.is_identity_manager):
             raise forbidden()
         cuid = request.json().get("cuid")
         if not isinstance(cuid, str) or not cuid:
             raise bad_request("cuid", "This field is required.")
-        attributes = core.state.known_cuids.get(cuid)
+        attributes = self.core.state.known_cuids.get(cuid)
         if attributes is None:
             raise ApiError(404, {"detail": "User with this CUID is not found in eduTEAMS."})
-        user = _find(core, cuid) or _new_user(core, cuid)
+        user = _find(self.core, cuid) or _new_user(self.core, cuid)
         user.registration_method = "eduteams"
         for field in (*ALLOWED_FIELDS, "civil_number", "phone_number"):
             if field in attributes:
                 setattr(user, field, attributes[field])
         return Response(200, {"uuid": user.uuid})
 
-    router.add("POST", "/api/identity-bridge/", bridge)
-    router.add("POST", "/api/identity-bridge/remove/", remove)
-    router.add("POST", "/api/remote-eduteams/", eduteams)
+    def register(self, router: Router) -> None:
+        """Wire every route of this module."""
+        router.add("POST", "/api/identity-bridge/", self.bridge)
+        router.add("POST", "/api/identity-bridge/remove/", self.remove)
+        router.add("POST", "/api/remote-eduteams/", self.eduteams)

@@ -6,7 +6,7 @@ from typing import Any
 
 from . import api_roles, perms, render
 from .core import Core, caller, flag, normalize, slugify, text
-from .store import Category, Customer, Project, ServiceProvider
+from .records import Category, Customer, Project, ServiceProvider
 from .web import ApiError, Request, Response, Router, bad_request, forbidden, order_items, paginate, retrieve
 
 
@@ -26,7 +26,7 @@ class IdentityApi:
         api_roles.required_fields(body, "name")
         record = Customer(uuid=self.core.new_uuid(), name=text(body, "name", max_length=150), created=self.core.now())
         self._apply_customer(record, body)
-        self.state.customers[record.uuid] = record
+        self.state.add(record)
         return Response(201, render.customer(self.state, request.base_url, record))
 
     def _apply_customer(self, record: Customer, body: dict[str, Any]) -> None:
@@ -78,7 +78,7 @@ class IdentityApi:
             raise forbidden()
         if any(p.customer_uuid == record.uuid and not p.is_removed for p in self.state.projects.values()):
             raise ApiError(409, {"detail": "Cannot delete organization with existing projects."})
-        del self.state.customers[record.uuid]
+        self.state.remove(record)
         return Response(204)
 
     # service providers and categories ---------------------------------------------------------------------
@@ -92,7 +92,7 @@ class IdentityApi:
         if any(sp.customer_uuid == owner.uuid for sp in self.state.service_providers.values()):
             raise bad_request("customer", "Service provider with this customer already exists.")
         record = ServiceProvider(self.core.new_uuid(), owner.uuid, self.core.now(), text(body, "description"))
-        self.state.service_providers[record.uuid] = record
+        self.state.add(record)
         return Response(201, render.service_provider(self.state, request.base_url, record))
 
     def providers_list(self, request: Request) -> Response:
@@ -110,7 +110,7 @@ class IdentityApi:
         record = self.core.get(self.state.service_providers, request.params["uuid"])
         if not perms.is_customer_owner(self.state, caller(request), record.customer_uuid):
             raise forbidden()
-        del self.state.service_providers[record.uuid]
+        self.state.remove(record)
         return Response(204)
 
     def categories_create(self, request: Request) -> Response:
@@ -119,7 +119,7 @@ class IdentityApi:
         body = request.json()
         api_roles.required_fields(body, "title")
         record = Category(self.core.new_uuid(), text(body, "title"), self.core.now(), text(body, "description"))
-        self.state.categories[record.uuid] = record
+        self.state.add(record)
         return Response(201, render.category(self.state, request.base_url, record))
 
     def categories_list(self, request: Request) -> Response:
@@ -134,7 +134,7 @@ class IdentityApi:
         if not caller(request).is_staff:
             raise forbidden()
         record = self.core.get(self.state.categories, request.params["uuid"])
-        del self.state.categories[record.uuid]
+        self.state.remove(record)
         return Response(204)
 
     # projects ---------------------------------------------------------------------------------------------
@@ -163,7 +163,7 @@ class IdentityApi:
         record = Project(uuid=self.core.new_uuid(), name="", customer_uuid=owner.uuid, created=self.core.now())
         self._apply_project(record, body)
         record.slug = record.slug or slugify(record.name, "project")
-        self.state.projects[record.uuid] = record
+        self.state.add(record)
         return Response(201, render.project(self.state, request.base_url, record))
 
     def _project(self, request: Request) -> Project:
@@ -244,36 +244,27 @@ class IdentityApi:
         router.add("PUT", "/api/projects/{uuid}/", self.projects_update)
         router.add("DELETE", "/api/projects/{uuid}/", self.projects_delete)
 
-        def customer_scope(request: Request) -> str:
-            return self._customer(request).uuid
+        members = api_roles.ScopeMembers
+        customers = members(self.core, scope_type="customer", lookup=self._customer_scope, can_manage=self._owns)
+        customers.register(router, "/api/customers/")
+        projects = members(self.core, scope_type="project", lookup=self._project_scope, can_manage=self._manages)
+        projects.register(router, "/api/projects/")
+        providers = members(self.core, scope_type="customer", lookup=self._provider_scope, can_manage=self._owns)
+        providers.register(router, "/api/marketplace-service-providers/")
 
-        def project_scope(request: Request) -> str:
-            return self._project(request).uuid
+    # membership scopes ------------------------------------------------------------------------------------
 
-        def provider_scope(request: Request) -> str:
-            return self.core.get(self.state.service_providers, request.params["uuid"]).customer_uuid
+    def _customer_scope(self, request: Request) -> str:
+        return self._customer(request).uuid
 
-        api_roles.register_scope(
-            router,
-            self.core,
-            prefix="/api/customers/",
-            scope_type="customer",
-            lookup=customer_scope,
-            can_manage=lambda r, s: perms.is_customer_owner(self.state, caller(r), s),
-        )
-        api_roles.register_scope(
-            router,
-            self.core,
-            prefix="/api/projects/",
-            scope_type="project",
-            lookup=project_scope,
-            can_manage=lambda r, s: perms.can_manage_project(self.state, caller(r), self.state.projects[s]),
-        )
-        api_roles.register_scope(
-            router,
-            self.core,
-            prefix="/api/marketplace-service-providers/",
-            scope_type="customer",
-            lookup=provider_scope,
-            can_manage=lambda r, s: perms.is_customer_owner(self.state, caller(r), s),
-        )
+    def _project_scope(self, request: Request) -> str:
+        return self._project(request).uuid
+
+    def _provider_scope(self, request: Request) -> str:
+        return self.core.get(self.state.service_providers, request.params["uuid"]).customer_uuid
+
+    def _owns(self, request: Request, customer_uuid: str) -> bool:
+        return perms.is_customer_owner(self.state, caller(request), customer_uuid)
+
+    def _manages(self, request: Request, project_uuid: str) -> bool:
+        return perms.can_manage_project(self.state, caller(request), self.state.projects[project_uuid])

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from . import effects, perms, render_market
 from .api_orders import parse_after
 from .core import Core, caller, flag, normalize, text, uuid_from_ref
-from .store import OfferingUser, User
+from .records import User
+from .records_market import OfferingUser
 from .web import ApiError, Request, Response, Router, bad_request, conflict, forbidden, order_items, paginate, retrieve
 
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -167,7 +168,7 @@ class OfferingUsersApi:
             username=username,
             state="OK" if username else "Requested",
         )
-        self.state.add_offering_user(record)
+        self.state.add(record)
         effects.offering_user_created(self.core, record)
         return Response(201, render_market.offering_user(self.state, request.base_url, record))
 
@@ -196,7 +197,7 @@ class OfferingUsersApi:
 
     def destroy(self, request: Request) -> Response:
         record = self._managed(request)
-        self.state.remove_offering_user(record)
+        self.state.remove(record)
         effects.offering_user_deleted(self.core, record)
         return Response(204)
 

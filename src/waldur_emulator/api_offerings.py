@@ -7,7 +7,7 @@ from typing import Any
 
 from . import api_roles, perms, render
 from .core import Core, caller, flag, normalize, slugify, text
-from .store import Component, Offering, Plan
+from .records_market import Component, Offering, Plan
 from .web import ApiError, Request, Response, Router, bad_request, conflict, forbidden, paginate, retrieve
 
 BILLING_TYPES = ("fixed", "usage", "limit", "one", "few")
@@ -119,9 +119,9 @@ class OfferingsApi:
         for item in body.get("components") or []:
             record.components.append(self._component(item, record.components))
         plans = [self._plan(record, item) for item in body.get("plans") or []]
-        self.state.offerings[record.uuid] = record
+        self.state.add(record)
         for p in plans:
-            self.state.plans[p.uuid] = p
+            self.state.add(p)
         return Response(201, render.offering(self.state, request.base_url, record, public=False))
 
     def _visible(self, request: Request) -> Offering:
@@ -284,7 +284,7 @@ class OfferingsApi:
         if not perms.has_provider_access(self.state, caller(request), offering):
             raise forbidden()
         record = self._plan(offering, body)
-        self.state.plans[record.uuid] = record
+        self.state.add(record)
         return Response(201, render.plan(self.state, request.base_url, record, public=False, with_offering=True))
 
     def _plan_managed(self, request: Request) -> Plan:
@@ -312,7 +312,7 @@ class OfferingsApi:
 
     def plans_delete(self, request: Request) -> Response:
         record = self._plan_managed(request)
-        del self.state.plans[record.uuid]
+        self.state.remove(record)
         return Response(204)
 
     def plans_archive(self, request: Request) -> Response:
@@ -370,14 +370,13 @@ class OfferingsApi:
         router.add("POST", pl + "{uuid}/update_prices/", self.plans_prices)
         router.add("POST", pl + "{uuid}/update_quotas/", self.plans_quotas)
 
-        def offering_scope(request: Request) -> str:
-            return self._visible(request).uuid
-
-        api_roles.register_scope(
-            router,
-            self.core,
-            prefix=p,
-            scope_type="offering",
-            lookup=offering_scope,
-            can_manage=lambda r, s: perms.has_provider_access(self.state, caller(r), self.state.offerings[s]),
+        members = api_roles.ScopeMembers(
+            self.core, scope_type="offering", lookup=self._offering_scope, can_manage=self._manages
         )
+        members.register(router, p)
+
+    def _offering_scope(self, request: Request) -> str:
+        return self._visible(request).uuid
+
+    def _manages(self, request: Request, offering_uuid: str) -> bool:
+        return perms.has_provider_access(self.state, caller(request), self.state.offerings[offering_uuid])

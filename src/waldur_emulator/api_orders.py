@@ -6,7 +6,8 @@ import datetime as dt
 
 from . import api_resources, orderflow, perms, render_market
 from .core import Core, caller, limits_of, normalize, slugify, text, uuid_from_ref
-from .store import Order, Resource, User
+from .records import User
+from .records_market import Order, Resource
 from .web import (
     ApiError,
     Request,
@@ -138,7 +139,7 @@ class OrdersApi:
         order.callback_url = body.get("callback_url") or None
         order.start_date = body.get("start_date") or None
         resource.creation_order_uuid = order.uuid
-        self.state.add_resource(resource)
+        self.state.add(resource)
         orderflow.submit(self.core, order, user)
         return Response(201, render_market.order(self.state, request.base_url, order))
 
@@ -262,13 +263,7 @@ class OrdersApi:
             raise forbidden()
         self._require(order, "pending-consumer", "pending-provider")
         orderflow.cancel(self.core, order)
-        for index, key in (
-            (self.state.orders_by_offering, order.offering_uuid),
-            (self.state.orders_by_project, order.project_uuid),
-            (self.state.orders_by_resource, order.resource_uuid),
-        ):
-            index.discard(key, order.uuid)
-        del self.state.orders[order.uuid]
+        self.state.remove(order)
         return Response(204)
 
     def approve_by_provider(self, request: Request) -> Response:

@@ -7,7 +7,8 @@ from typing import Any
 
 from . import effects, orderflow, perms, render, render_market
 from .core import Core, caller, flag, limits_of, normalize, text, uuid_from_ref
-from .store import Resource, User
+from .records import User
+from .records_market import Resource
 from .web import Request, Response, Router, bad_request, conflict, forbidden, order_items, paginate, retrieve
 
 RESOURCE_LIST_ORDERINGS: dict[str, Callable[[Resource], object]] = {

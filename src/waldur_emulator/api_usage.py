@@ -1,15 +1,16 @@
-"""Component usages: set_usage, set_user_usage(s) and both listings."""
+"""Component usages: set_usage, set_user_usage(s), both listings, and component-user-usage-limits."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from . import perms, render_market
-from .api_orders import parse_after
+from .api_orders import Scope, parse_after
 from .core import Core, caller, normalize, text, uuid_from_ref
-from .store import ComponentUsage, ComponentUserUsage, Resource
+from .records_market import ComponentUsage, ComponentUserUsage, Resource
 from .web import ApiError, Request, Response, Router, bad_request, forbidden, paginate, retrieve
 
 
@@ -33,29 +34,37 @@ def _period(moment: dt.datetime) -> str:
     return moment.date().replace(day=1).isoformat()
 
 
-def register(router: Router, core: Core) -> None:  # noqa: PLR0915
-    """Wire the usage routes."""
-    state = core.state
+class UsageApi:
+    """Handlers for marketplace-component-usages, marketplace-component-user-usages and the per-user limits."""
 
-    def provider_resource(request: Request, resource: Resource) -> None:
-        if not perms.has_provider_access(state, caller(request), state.offerings[resource.offering_uuid]):
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.state = core.state
+
+    def _provider_resource(self, request: Request, resource: Resource) -> None:
+        if not perms.has_provider_access(self.state, caller(request), self.state.offerings[resource.offering_uuid]):
             raise forbidden()
 
-    def set_usage(request: Request) -> Response:
+    def _visible(self, request: Request) -> Callable[[ComponentUsage], bool]:
+        scope = Scope(self.core, caller(request))
+        return lambda u: scope.sees(self.state.resources[u.resource_uuid])
+
+    # component usages -----------------------------------------------------------------------------------------
+
+    def set_usage(self, request: Request) -> Response:
+        state = self.state
         body = request.json()
         usages = body.get("usages")
         if not isinstance(usages, list) or not usages:
             raise bad_request("usages", "This field is required.")
-        key = uuid_from_ref(body.get("resource"))
-        resource = state.resources.get(key or "")
+        resource = state.resources.get(uuid_from_ref(body.get("resource")) or "")
         if resource is None:
             raise bad_request("resource", "This field is required.")
-        provider_resource(request, resource)
+        self._provider_resource(request, resource)
         if resource.state == "Terminated":
             raise ApiError(400, {"non_field_errors": ["Resource is not in a valid state for usage reporting."]})
-        offering = state.offerings[resource.offering_uuid]
-        types = {c.type for c in offering.components}
-        moment = _moment(body.get("date"), "date", core.now())
+        types = {c.type for c in state.offerings[resource.offering_uuid].components}
+        moment = _moment(body.get("date"), "date", self.core.now())
         period = _period(moment)
         parsed = []
         for item in usages:
@@ -73,27 +82,21 @@ def register(router: Router, core: Core) -> None:  # noqa: PLR0915
                 ),
                 None,
             )
-            now = core.now()
+            now = self.core.now()
             if existing is None:
                 existing = ComponentUsage(
-                    core.new_uuid(), resource.uuid, component_type, amount, moment, period, now, now
+                    self.core.new_uuid(), resource.uuid, component_type, amount, moment, period, now, now
                 )
-                state.usages[existing.uuid] = existing
-                state.usages_by_resource.add(resource.uuid, existing.uuid)
+                state.add(existing)
             existing.usage, existing.date, existing.modified = amount, moment, now
             existing.description = text(item, "description")
             existing.recurring = bool(item.get("recurring", False))
             existing.modified_by_uuid = caller(request).uuid
         return Response(201, None)
 
-    def visible_usage(request: Request) -> Any:
-        from .api_orders import Scope
-
-        scope = Scope(core, caller(request))
-        return lambda u: scope.sees(state.resources[u.resource_uuid])
-
-    def list_usages(request: Request) -> Response:
-        visible = visible_usage(request)
+    def list_usages(self, request: Request) -> Response:
+        state = self.state
+        visible = self._visible(request)
         q = request.query
         if (v := q.one("resource_uuid")) is not None:
             items = [state.usages[u] for u in state.usages_by_resource.get(normalize(v) or "")]
@@ -102,9 +105,9 @@ def register(router: Router, core: Core) -> None:  # noqa: PLR0915
         items = [u for u in items if visible(u)]
         if (v := q.one("resource")) is not None:
             items = [u for u in items if u.resource_uuid == uuid_from_ref(v)]
-        for name, attr in (("offering_uuid", "offering_uuid"), ("project_uuid", "project_uuid")):
+        for name in ("offering_uuid", "project_uuid"):
             if (v := q.one(name)) is not None:
-                items = [u for u in items if getattr(state.resources[u.resource_uuid], attr) == normalize(v)]
+                items = [u for u in items if getattr(state.resources[u.resource_uuid], name) == normalize(v)]
         if (v := q.one("type")) is not None:
             items = [u for u in items if u.type == v]
         if (v := q.one("billing_period")) is not None:
@@ -116,10 +119,16 @@ def register(router: Router, core: Core) -> None:  # noqa: PLR0915
         base = request.base_url
         return paginate(request, items, lambda u: render_market.component_usage(state, base, u))
 
-    def get_usage(request: Request) -> ComponentUsage:
-        return core.get(state.usages, request.params["uuid"], visible_usage(request))
+    def _usage(self, request: Request) -> ComponentUsage:
+        return self.core.get(self.state.usages, request.params["uuid"], self._visible(request))
 
-    def upsert_user_usage(parent: ComponentUsage, item: dict[str, Any]) -> None:
+    def retrieve_usage(self, request: Request) -> Response:
+        return retrieve(request, render_market.component_usage(self.state, request.base_url, self._usage(request)))
+
+    # user usages ----------------------------------------------------------------------------------------------
+
+    def _upsert_user_usage(self, parent: ComponentUsage, item: dict[str, Any]) -> None:
+        state = self.state
         username = item.get("username")
         if not isinstance(username, str) or not username:
             raise bad_request("username", "This field is required.")
@@ -133,26 +142,24 @@ def register(router: Router, core: Core) -> None:  # noqa: PLR0915
             ),
             None,
         )
-        now = core.now()
+        now = self.core.now()
         if existing is None:
-            existing = ComponentUserUsage(
-                core.new_uuid(), parent.uuid, username, amount, _moment(item.get("date"), "date", parent.date), now, now
-            )
-            state.user_usages[existing.uuid] = existing
-            state.user_usages_by_usage.add(parent.uuid, existing.uuid)
+            moment = _moment(item.get("date"), "date", parent.date)
+            existing = ComponentUserUsage(self.core.new_uuid(), parent.uuid, username, amount, moment, now, now)
+            state.add(existing)
         existing.usage, existing.modified = amount, now
         existing.user_uuid = user_uuid or existing.user_uuid
         existing.description = text(item, "description")
 
-    def set_user_usage(request: Request) -> Response:
-        parent = get_usage(request)
-        provider_resource(request, state.resources[parent.resource_uuid])
-        upsert_user_usage(parent, request.json())
+    def set_user_usage(self, request: Request) -> Response:
+        parent = self._usage(request)
+        self._provider_resource(request, self.state.resources[parent.resource_uuid])
+        self._upsert_user_usage(parent, request.json())
         return Response(201, None)
 
-    def set_user_usages(request: Request) -> Response:
-        parent = get_usage(request)
-        provider_resource(request, state.resources[parent.resource_uuid])
+    def set_user_usages(self, request: Request) -> Response:
+        parent = self._usage(request)
+        self._provider_resource(request, self.state.resources[parent.resource_uuid])
         items = request.json().get("usages")
         if not isinstance(items, list):
             raise bad_request("usages", "This field is required.")
@@ -161,11 +168,12 @@ def register(router: Router, core: Core) -> None:  # noqa: PLR0915
                 raise bad_request("usages", "Each usage needs a username.")
             _amount(item.get("usage", 0), "usage")
         for item in items:
-            upsert_user_usage(parent, item)
+            self._upsert_user_usage(parent, item)
         return Response(201, None)
 
-    def list_user_usages(request: Request) -> Response:
-        visible = visible_usage(request)
+    def list_user_usages(self, request: Request) -> Response:
+        state = self.state
+        visible = self._visible(request)
         q = request.query
         items = [u for u in state.user_usages.values() if visible(state.usages[u.component_usage_uuid])]
         if (v := q.one("resource_uuid")) is not None:
@@ -185,20 +193,20 @@ def register(router: Router, core: Core) -> None:  # noqa: PLR0915
         base = request.base_url
         return paginate(request, items, lambda u: render_market.component_user_usage(state, base, u))
 
-    def retrieve_user_usage(request: Request) -> Response:
-        visible = visible_usage(request)
-        record = core.get(
-            state.user_usages, request.params["uuid"], lambda u: bool(visible(state.usages[u.component_usage_uuid]))
+    def retrieve_user_usage(self, request: Request) -> Response:
+        visible = self._visible(request)
+        record = self.core.get(
+            self.state.user_usages, request.params["uuid"], lambda u: visible(self.state.usages[u.component_usage_uuid])
         )
-        return retrieve(request, render_market.component_user_usage(state, request.base_url, record))
+        return retrieve(request, render_market.component_user_usage(self.state, request.base_url, record))
 
-    p = "/api/marketplace-component-usages/"
-    router.add("GET", p, list_usages)
-    router.add("POST", p + "set_usage/", set_usage)
-    router.add(
-        "GET", p + "{uuid}/", lambda r: retrieve(r, render_market.component_usage(state, r.base_url, get_usage(r)))
-    )
-    router.add("POST", p + "{uuid}/set_user_usage/", set_user_usage)
-    router.add("POST", p + "{uuid}/set_user_usages/", set_user_usages)
-    router.add("GET", "/api/marketplace-component-user-usages/", list_user_usages)
-    router.add("GET", "/api/marketplace-component-user-usages/{uuid}/", retrieve_user_usage)
+    def register(self, router: Router) -> None:
+        """Wire every route of this module."""
+        p = "/api/marketplace-component-usages/"
+        router.add("GET", p, self.list_usages)
+        router.add("POST", p + "set_usage/", self.set_usage)
+        router.add("GET", p + "{uuid}/", self.retrieve_usage)
+        router.add("POST", p + "{uuid}/set_user_usage/", self.set_user_usage)
+        router.add("POST", p + "{uuid}/set_user_usages/", self.set_user_usages)
+        router.add("GET", "/api/marketplace-component-user-usages/", self.list_user_usages)
+        router.add("GET", "/api/marketplace-component-user-usages/{uuid}/", self.retrieve_user_usage)

@@ -7,7 +7,7 @@ from typing import Any
 
 from . import perms, render
 from .core import Core, caller, flag, normalize, text
-from .store import User
+from .records import User
 from .web import Request, Response, Router, bad_request, forbidden, order_items, paginate, retrieve
 
 USER_TEXT_FIELDS = ("email", "first_name", "last_name", "organization", "phone_number", "job_title", "description")
@@ -47,8 +47,7 @@ class UsersApi:
             is_staff=is_staff,
         )
         self._apply_user_fields(user, body, staff=True)
-        self.state.users[user.uuid] = user
-        self.state.tokens[user.token] = user.uuid
+        self.state.add_user(user)
         return user
 
     def _apply_user_fields(self, user: User, body: dict[str, Any], *, staff: bool) -> None:
@@ -153,10 +152,7 @@ class UsersApi:
         if not caller(request).is_staff:
             raise forbidden()
         target = self._visible_user(request)
-        for assignment in self.state.roles_of(target.uuid):
-            self.state.remove_assignment(assignment)
-        self.state.tokens.pop(target.token, None)
-        del self.state.users[target.uuid]
+        self.state.remove_user(target)
         return Response(204)
 
     def users_bridge_status(self, request: Request) -> Response:

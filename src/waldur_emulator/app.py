@@ -14,6 +14,7 @@ import httpx
 
 from . import (
     api_admin,
+    api_agents,
     api_bridge,
     api_events,
     api_identity,
@@ -27,9 +28,10 @@ from . import (
 from .core import Clock, Core, system_clock
 from .events import EventBus, NullEventBus
 from .faults import FaultInjector, FaultRule
+from .records import User
 from .server import ServerHandle
 from .simulation import ProviderSimulation, SimulationRule
-from .store import State, User
+from .store import State
 from .web import ApiError, Query, Request, Response, Router
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -82,16 +84,18 @@ class Emulator:
         self._users = api_users.UsersApi(self.core)
         self._users.register(self.router)
         api_identity.IdentityApi(self.core).register(self.router)
-        api_roles.register(self.router, self.core)
+        api_roles.RolesApi(self.core).register(self.router)
         self._orders = api_orders.OrdersApi(self.core)
         self.simulation = ProviderSimulation(self.core)
         api_offerings.OfferingsApi(self.core).register(self.router)
         self._orders.register(self.router)
         api_offering_users.OfferingUsersApi(self.core).register(self.router)
-        api_usage.register(self.router, self.core)
-        api_bridge.register(self.router, self.core)
-        api_events.EventsApi(self.core).register(self.router)
-        api_admin.register(self.router, self.core, self.faults, self.simulation)
+        api_usage.UsageApi(self.core).register(self.router)
+        api_bridge.BridgeApi(self.core).register(self.router)
+        events = api_events.EventsApi(self.core)
+        events.register(self.router)
+        api_agents.AgentsApi(self.core, events).register(self.router)
+        api_admin.AdminApi(self.core, self.faults, self.simulation).register(self.router)
         self.staff = self._users.create_user(
             Request("POST", "/", Query(""), {}, json.dumps({"username": staff_username}).encode(), ""),
             is_staff=True,
@@ -99,7 +103,7 @@ class Emulator:
         )
         self.staff.first_name, self.staff.last_name = "Staff", "User"
         for cuid, attributes in (known_cuids or {}).items():
-            self.core.state.known_cuids[cuid] = dict(attributes)
+            self.core.state.learn_cuid(cuid, dict(attributes))
 
     @property
     def state(self) -> State:
@@ -130,7 +134,7 @@ class Emulator:
     def add_known_cuid(self, cuid: str, attributes: Mapping[str, Any] | None = None) -> None:
         """Make ``POST /api/remote-eduteams/`` know a CUID."""
         with self.core.lock:
-            self.core.state.known_cuids[cuid] = dict(attributes or {})
+            self.core.state.learn_cuid(cuid, dict(attributes or {}))
 
     def user_by_token(self, token: str) -> User | None:
         """The user owning a token, if any."""

@@ -10,7 +10,8 @@ import uuid as uuidlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .store import State, User
+from .records import User
+from .store import State
 from .web import ApiError, Request, bad_request, not_found
 
 if TYPE_CHECKING:

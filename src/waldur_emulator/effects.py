@@ -5,8 +5,9 @@ from __future__ import annotations
 from . import perms
 from .core import Core
 from .notify import PENDING_EVENT_TYPES, SLURM, publish
+from .records import RoleAssignment
+from .records_market import OfferingUser, Order, Resource
 from .render_market import OFFERING_USER_STATE_CODES
-from .store import OfferingUser, Order, Resource, RoleAssignment
 
 RESTORABLE_STATES = frozenset({"Requested deletion", "Deleting", "Deleted", "Error deleting"})
 
@@ -43,7 +44,7 @@ def ensure_offering_users(core: Core, user_uuid: str, project_uuid: str) -> list
             continue
         now = core.now()
         record = OfferingUser(core.new_uuid(), user_uuid, offering_uuid, now, now)
-        state.add_offering_user(record)
+        state.add(record)
         offering_user_created(core, record)
         created.append(record)
     return created

@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping
 
 from . import perms
 from .core import Core
-from .store import Offering, User
+from .records import User
+from .records_market import Offering
 
 SLURM = "Marketplace.Slurm"
 PENDING_EVENT_TYPES = frozenset({SLURM, "Marketplace.Script", "OpenStack.Tenant", "Marketplace.Basic"})

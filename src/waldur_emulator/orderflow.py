@@ -13,7 +13,8 @@ from typing import Any
 
 from . import effects, perms
 from .core import Core
-from .store import Order, Project, Resource, User
+from .records import Project, User
+from .records_market import Order, Resource
 
 PENDING = ("pending-consumer", "pending-provider", "pending-project", "pending-start-date")
 TERMINAL = ("done", "erred", "canceled", "rejected")
@@ -43,7 +44,7 @@ def _touch(core: Core, resource: Resource, state: str) -> None:
 
 def submit(core: Core, order: Order, creator: User) -> None:
     """Store a new order and run the automatic approvals."""
-    core.state.add_order(order)
+    core.state.add(order)
     effects.order_state_changed(core, order)
     project = core.state.projects[order.project_uuid]
     if can_approve_as_consumer(core, creator, project):

@@ -6,7 +6,9 @@ top (403). The same functions decide event recipients, so REST and STOMP agree.
 
 from __future__ import annotations
 
-from .store import Offering, OfferingUser, Order, Project, Resource, State, User
+from .records import Project, User
+from .records_market import Offering, OfferingUser, Order, Resource
+from .store import State
 
 CUSTOMER_OWNER = "CUSTOMER.OWNER"
 CUSTOMER_MANAGER = "CUSTOMER.MANAGER"

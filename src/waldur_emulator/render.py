@@ -11,18 +11,9 @@ from typing import Any
 
 from . import perms
 from .core import slugify
-from .store import (
-    Category,
-    Component,
-    Customer,
-    Offering,
-    Plan,
-    Project,
-    RoleAssignment,
-    ServiceProvider,
-    State,
-    User,
-)
+from .records import Category, Customer, Project, RoleAssignment, ServiceProvider, User
+from .records_market import Component, Offering, Plan
+from .store import State
 
 J = dict[str, Any]
 

@@ -1,23 +1,13 @@
-"""JSON renderings of marketplace records: orders, resources, offering users, usages, agents, subscriptions."""
+"""JSON renderings of marketplace records: orders, resources, offering users and component usages."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from .core import slugify
+from .records_market import ComponentUsage, ComponentUserUsage, OfferingUser, Order, Resource
 from .render import component, iso, plan_url, url
-from .store import (
-    AgentIdentity,
-    AgentService,
-    ComponentUsage,
-    ComponentUserUsage,
-    EventQueue,
-    EventSubscription,
-    OfferingUser,
-    Order,
-    Resource,
-    State,
-)
+from .store import State
 
 J = dict[str, Any]
 OFFERING_USER_STATE_CODES = {
@@ -315,78 +305,3 @@ def component_user_usage(state: State, base: str, record: ComponentUserUsage) ->
         out["user"] = url(base, "users", record.user_uuid)
     out.update(_usage_context(state, parent.resource_uuid))
     return out
-
-
-def agent_service(state: State, base: str, record: AgentService, *, nested: bool = False) -> J:
-    """``AgentService`` or ``NestedAgentService``."""
-    out: J = {
-        "uuid": record.uuid,
-        "url": url(base, "marketplace-site-agent-services", record.uuid),
-        "name": record.name,
-        "mode": record.mode,
-        "state": record.state,
-        "statistics": dict(record.statistics),
-        "created": iso(record.created),
-        "modified": iso(record.modified),
-    }
-    if not nested:
-        identity = state.agent_identities[record.identity_uuid]
-        out.update(identity=identity.uuid, identity_name=identity.name, processors=[])
-    return out
-
-
-def agent_identity(state: State, base: str, record: AgentIdentity) -> J:
-    """``AgentIdentity`` with its services."""
-    out: J = {
-        "uuid": record.uuid,
-        "url": url(base, "marketplace-site-agent-identities", record.uuid),
-        "offering": record.offering_uuid,
-        "name": record.name,
-        "version": record.version,
-        "dependencies": list(record.dependencies),
-        "config_file_path": record.config_file_path,
-        "config_file_content": record.config_file_content,
-        "created": iso(record.created),
-        "modified": iso(record.modified),
-        "services": [
-            agent_service(state, base, s, nested=True)
-            for s in state.agent_services.values()
-            if s.identity_uuid == record.uuid
-        ],
-    }
-    if record.last_restarted:
-        out["last_restarted"] = record.last_restarted
-    return out
-
-
-def subscription(state: State, base: str, record: EventSubscription) -> J:
-    """``EventSubscription``."""
-    owner = state.users[record.user_uuid]
-    return {
-        "uuid": record.uuid,
-        "url": url(base, "event-subscriptions", record.uuid),
-        "description": record.description,
-        "user": url(base, "users", owner.uuid),
-        "user_uuid": owner.uuid,
-        "user_username": owner.username,
-        "user_full_name": owner.full_name,
-        "observable_objects": [dict(o) for o in record.observable_objects],
-        "created": iso(record.created),
-        "modified": iso(record.modified),
-        "source_ip": record.source_ip or "127.0.0.1",
-    }
-
-
-def queue(state: State, base: str, record: EventQueue) -> J:  # noqa: ARG001 (uniform renderer signature)
-    """``EventSubscriptionQueue``."""
-    return {
-        "uuid": record.uuid,
-        "url": url(base, "event-subscription-queues", record.uuid),
-        "event_subscription": url(base, "event-subscriptions", record.subscription_uuid),
-        "event_subscription_uuid": record.subscription_uuid,
-        "offering_uuid": record.offering_uuid,
-        "object_type": record.object_type,
-        "queue_name": record.queue_name,
-        "vhost": record.vhost,
-        "created": iso(record.created),
-    }

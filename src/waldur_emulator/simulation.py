@@ -17,7 +17,7 @@ from . import orderflow
 
 if TYPE_CHECKING:
     from .core import Core
-    from .store import Order
+    from .records_market import Order
 
 OUTCOMES = ("done", "erred", "rejected")
 
