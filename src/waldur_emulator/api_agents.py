@@ -15,7 +15,7 @@ IDENTITY_OFFERING_TYPES = ("Marketplace.Slurm", "Marketplace.Script", "OpenStack
 
 
 class AgentsApi:
-    """Handlers for marketplace-site-agent-identities (and, through them, event subscriptions)."""
+    """Handlers for site-agent identities, services and processors (and, through identities, event subscriptions)."""
 
     def __init__(self, core: Core, events: EventsApi) -> None:
         self.core = core
@@ -141,6 +141,102 @@ class AgentsApi:
         description = text(body, "description", max_length=500)
         return self.events.ensure_subscription(request, caller(request), object_type, description)
 
+    # services and processors -------------------------------------------------------------------------
+
+    def _visible_service(self, user: User, record: AgentService) -> bool:
+        return self._visible_identity(user, self.state.agent_identities[record.identity_uuid])
+
+    def _service(self, request: Request) -> AgentService:
+        user = caller(request)
+        return self.core.get(
+            self.state.agent_services, request.params["uuid"], lambda s: self._visible_service(user, s)
+        )
+
+    def _managed_service(self, request: Request) -> AgentService:
+        service = self._service(request)
+        identity = self.state.agent_identities[service.identity_uuid]
+        if not self._may_manage(caller(request), self.state.offerings[identity.offering_uuid], identity):
+            raise forbidden()
+        return service
+
+    def service_list(self, request: Request) -> Response:
+        user = caller(request)
+        q = request.query
+        items = [s for s in self.state.agent_services.values() if self._visible_service(user, s)]
+        if (v := q.one("identity_uuid")) is not None:
+            items = [s for s in items if s.identity_uuid == normalize(v)]
+        if (v := q.one("mode")) is not None:
+            items = [s for s in items if s.mode == v]
+        if states := q.repeated("state"):
+            items = [s for s in items if s.state in states]
+        base = request.base_url
+        return paginate(request, items, lambda s: render_agents.agent_service(self.state, base, s))
+
+    def service_retrieve(self, request: Request) -> Response:
+        return retrieve(request, render_agents.agent_service(self.state, request.base_url, self._service(request)))
+
+    def set_statistics(self, request: Request) -> Response:
+        service = self._managed_service(request)
+        body = request.json()
+        if "statistics" not in body:
+            raise bad_request("statistics", "This field is required.")
+        service.statistics = body["statistics"]
+        service.modified = self.core.now()
+        return Response(200, render_agents.agent_service(self.state, request.base_url, service))
+
+    def register_processor(self, request: Request) -> Response:
+        service = self._managed_service(request)
+        body = request.json()
+        errors = {f: ["This field is required."] for f in ("name", "backend_type") if not body.get(f)}
+        if errors:
+            raise ApiError(400, errors)
+        name = text(body, "name", max_length=150)
+        backend_type = text(body, "backend_type", max_length=100)
+        backend_version = body.get("backend_version")
+        if backend_version is not None:
+            backend_version = text(body, "backend_version", max_length=100)
+        now = self.core.now()
+        existing = next((p for p in self._processors_of(service) if p.name == name), None)
+        if existing is not None:
+            existing.backend_type, existing.modified, existing.last_run = backend_type, now, now
+            if "backend_version" in body:
+                existing.backend_version = backend_version
+            return Response(200, render_agents.agent_processor(self.state, request.base_url, existing))
+        processor = AgentProcessor(
+            self.core.new_uuid(), service.uuid, name, backend_type, now, now, backend_version, last_run=now
+        )
+        self.state.add(processor)
+        return Response(201, render_agents.agent_processor(self.state, request.base_url, processor))
+
+    def _processor(self, request: Request) -> AgentProcessor:
+        user = caller(request)
+        return self.core.get(
+            self.state.agent_processors,
+            request.params["uuid"],
+            lambda p: self._visible_service(user, self.state.agent_services[p.service_uuid]),
+        )
+
+    def processor_list(self, request: Request) -> Response:
+        user = caller(request)
+        state = self.state
+        q = request.query
+        items = [
+            p
+            for p in state.agent_processors.values()
+            if self._visible_service(user, state.agent_services[p.service_uuid])
+        ]
+        if (v := q.one("service_uuid")) is not None:
+            items = [p for p in items if p.service_uuid == normalize(v)]
+        if (v := q.one("backend_type")) is not None:
+            items = [p for p in items if p.backend_type == v]
+        if (v := q.one("backend_version")) is not None:
+            items = [p for p in items if p.backend_version == v]
+        base = request.base_url
+        return paginate(request, items, lambda p: render_agents.agent_processor(state, base, p))
+
+    def processor_retrieve(self, request: Request) -> Response:
+        return retrieve(request, render_agents.agent_processor(self.state, request.base_url, self._processor(request)))
+
     def register(self, router: Router) -> None:
         """Wire every route of this module."""
         i = "/api/marketplace-site-agent-identities/"
@@ -151,3 +247,11 @@ class AgentsApi:
         router.add("DELETE", i + "{uuid}/", self.identity_delete)
         router.add("POST", i + "{uuid}/register_service/", self.register_service)
         router.add("POST", i + "{uuid}/register_event_subscription/", self.register_event_subscription)
+        s = "/api/marketplace-site-agent-services/"
+        router.add("GET", s, self.service_list)
+        router.add("GET", s + "{uuid}/", self.service_retrieve)
+        router.add("POST", s + "{uuid}/set_statistics/", self.set_statistics)
+        router.add("POST", s + "{uuid}/register_processor/", self.register_processor)
+        p = "/api/marketplace-site-agent-processors/"
+        router.add("GET", p, self.processor_list)
+        router.add("GET", p + "{uuid}/", self.processor_retrieve)

@@ -200,6 +200,12 @@ class UsageApi:
         )
         return retrieve(request, render_market.component_user_usage(self.state, request.base_url, record))
 
+    # per-user limits ------------------------------------------------------------------------------------------
+
+    def list_user_usage_limits(self, request: Request) -> Response:
+        """component-user-usage-limits: per-user limits are not modelled (nothing sets them), so always empty."""
+        return paginate(request, [], lambda _: {})
+
     def register(self, router: Router) -> None:
         """Wire every route of this module."""
         p = "/api/marketplace-component-usages/"
@@ -210,3 +216,4 @@ class UsageApi:
         router.add("POST", p + "{uuid}/set_user_usages/", self.set_user_usages)
         router.add("GET", "/api/marketplace-component-user-usages/", self.list_user_usages)
         router.add("GET", "/api/marketplace-component-user-usages/{uuid}/", self.retrieve_user_usage)
+        router.add("GET", "/api/component-user-usage-limits/", self.list_user_usage_limits)

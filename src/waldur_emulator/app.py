@@ -21,6 +21,7 @@ from . import (
     api_offering_users,
     api_offerings,
     api_orders,
+    api_provider,
     api_roles,
     api_usage,
     api_users,
@@ -91,6 +92,7 @@ class Emulator:
         self._orders.register(self.router)
         api_offering_users.OfferingUsersApi(self.core).register(self.router)
         api_usage.UsageApi(self.core).register(self.router)
+        api_provider.ProviderApi(self.core).register(self.router)
         api_bridge.BridgeApi(self.core).register(self.router)
         events = api_events.EventsApi(self.core)
         events.register(self.router)

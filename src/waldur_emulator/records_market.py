@@ -194,7 +194,7 @@ class AgentService:
     modified: dt.datetime
     mode: str = ""
     state: str = "Active"
-    statistics: dict[str, Any] = attrs.Factory(dict)
+    statistics: Any = attrs.Factory(dict)
 
 
 @attrs.define

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .records_market import AgentIdentity, AgentService, EventQueue, EventSubscription
+from .records_market import AgentIdentity, AgentProcessor, AgentService, EventQueue, EventSubscription
 from .render import iso, url
 from .store import State
 
@@ -19,13 +19,35 @@ def agent_service(state: State, base: str, record: AgentService, *, nested: bool
         "name": record.name,
         "mode": record.mode,
         "state": record.state,
-        "statistics": dict(record.statistics),
+        "statistics": record.statistics,
         "created": iso(record.created),
         "modified": iso(record.modified),
     }
     if not nested:
         identity = state.agent_identities[record.identity_uuid]
-        out.update(identity=identity.uuid, identity_name=identity.name, processors=[])
+        processors = [state.agent_processors[p] for p in state.agent_processors_by_service.get(record.uuid)]
+        out.update(
+            identity=identity.uuid,
+            identity_name=identity.name,
+            processors=[agent_processor(state, base, p, nested=True) for p in processors],
+        )
+    return out
+
+
+def agent_processor(state: State, base: str, record: AgentProcessor, *, nested: bool = False) -> J:
+    """``AgentProcessor`` or ``NestedAgentProcessor``."""
+    out: J = {
+        "uuid": record.uuid,
+        "url": url(base, "marketplace-site-agent-processors", record.uuid),
+        "name": record.name,
+        "last_run": iso(record.last_run),
+        "backend_type": record.backend_type,
+        "backend_version": record.backend_version,
+        "created": iso(record.created),
+        "modified": iso(record.modified),
+    }
+    if not nested:
+        out.update(service=record.service_uuid, service_name=state.agent_services[record.service_uuid].name)
     return out
 
 
@@ -44,8 +66,7 @@ def agent_identity(state: State, base: str, record: AgentIdentity) -> J:
         "modified": iso(record.modified),
         "services": [
             agent_service(state, base, s, nested=True)
-            for s in state.agent_services.values()
-            if s.identity_uuid == record.uuid
+            for s in (state.agent_services[u] for u in state.agent_services_by_identity.get(record.uuid))
         ],
     }
     if record.last_restarted:

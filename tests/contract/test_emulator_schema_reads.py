@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from contract import test_emulator_schema, test_emulator_schema_market
+from contract import test_emulator_schema, test_emulator_schema_market, test_emulator_schema_site
 from contract.conftest import EmulatorWorld, build_world
 from contract.openapi_check import SchemaChecker, load_spec
 
@@ -26,6 +26,7 @@ TARGETS = {
     "marketplace-offering-users": "offering_user", "event-subscriptions": "subscription",
     "event-subscription-queues": "queue", "marketplace-site-agent-identities": "identity",
     "marketplace-component-usages": "usage", "marketplace-component-user-usages": "user_usage",
+    "marketplace-site-agent-services": "service", "marketplace-site-agent-processors": "processor",
 }
 
 
@@ -55,8 +56,10 @@ COUNTS = [(t, o) for m, t, o in SERVED if m == "HEAD"]
 def concrete(world: EmulatorWorld, template: str) -> str:
     """The template with the world's objects filled in, relative to the API root."""
     path = template.removeprefix("/api")
-    target = world.objects[TARGETS[path.split("/")[1]]]
-    return path.replace("{uuid}", target["uuid"]).replace("{plan_uuid}", world.uuid("plan"))
+    test_emulator_schema_site.ensure_agent_objects(world)
+    if "{uuid}" in path:
+        path = path.replace("{uuid}", world.objects[TARGETS[path.split("/")[1]]]["uuid"])
+    return path.replace("{plan_uuid}", world.uuid("plan")).replace("{service_provider_uuid}", world.uuid("provider"))
 
 
 def test_world_set_up_conforms(schema_checker: SchemaChecker) -> None:
@@ -108,8 +111,8 @@ def test_retrieves_conform(emulator_world: EmulatorWorld, template: str, operati
     w = emulator_world
     w.call("GET", concrete(w, template), expect=200)
     if "{" in template and "/me/" not in template:
-        w.call("GET", template.removeprefix("/api").replace("{uuid}", UNKNOWN).replace("{plan_uuid}", UNKNOWN),
-               expect=404)
+        unknown = template.removeprefix("/api").replace("{uuid}", UNKNOWN).replace("{plan_uuid}", UNKNOWN)
+        w.call("GET", unknown.replace("{service_provider_uuid}", UNKNOWN), expect=404)
     w.call("GET", concrete(w, template), expect=401, as_user="anonymous")
     assert w.transport.calls[operation_id] >= 2
     w.transport.assert_clean()
@@ -158,6 +161,7 @@ def test_multi_value_filters_conform(emulator_world: EmulatorWorld) -> None:
 
 def test_every_served_operation_is_driven() -> None:
     driven = set(test_emulator_schema.DRIVERS) | set(test_emulator_schema_market.DRIVERS)
+    driven |= set(test_emulator_schema_site.DRIVERS)
     driven |= {o for _, o in LISTS + RETRIEVES + COUNTS}
     assert sorted({o for _, _, o in SERVED} - driven) == []
 

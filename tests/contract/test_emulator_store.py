@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from contract import test_emulator_schema, test_emulator_schema_market
+from contract import test_emulator_schema, test_emulator_schema_market, test_emulator_schema_site
 from contract.conftest import EmulatorWorld
 
 pytestmark = pytest.mark.contract
 
-WRITES = {**test_emulator_schema.DRIVERS, **test_emulator_schema_market.DRIVERS}
+WRITES = {**test_emulator_schema.DRIVERS, **test_emulator_schema_market.DRIVERS, **test_emulator_schema_site.DRIVERS}
 
 
 def test_world_set_up_leaves_indexes_consistent(emulator_world: EmulatorWorld) -> None:
