@@ -155,10 +155,13 @@ class WaldurHttp:
             raise InvalidResponse("no X-Result-Count header", where=where) from exc
 
     def post(self, path: str, body: object = None, *, idempotent: bool) -> object:
-        """POST an action or a creation; retried only when repeating it cannot do harm."""
+        """POST an action or a creation; retried only when repeating it cannot do harm.
+
+        ``body`` None sends no body at all: some actions (``set_state_done``) declare none.
+        """
         where = self.where("POST", path)
         policy = self.retry if idempotent else RetryPolicy.never()
-        return policy.call(lambda: self._json(self._send("POST", path, body={} if body is None else body), where))
+        return policy.call(lambda: self._json(self._send("POST", path, body=body), where))
 
     def patch(self, path: str, body: object) -> object:
         """PATCH fields of an object (setting a value twice is harmless: retried)."""

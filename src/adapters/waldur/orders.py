@@ -35,6 +35,7 @@ from adapters.waldur.wire import (
     uuid_field,
 )
 from fedcore.enums import OrderState
+from fedcore.errors import NotFound
 from fedcore.ids import Uuid
 from fedcore.model import Member, NewOrder, Order, Project, ProjectKey, Resource
 
@@ -100,7 +101,7 @@ class SourceMarketplace:
 
     def complete(self, order_uuid: Uuid) -> None:
         """``set_state_done`` (not repeated: after a lost answer the next pass reads the state)."""
-        self._http.post(f"marketplace-orders/{order_uuid}/set_state_done/", {}, idempotent=False)
+        self._http.post(f"marketplace-orders/{order_uuid}/set_state_done/", None, idempotent=False)
 
     def fail(self, order_uuid: Uuid, message: str) -> None:
         """``set_state_erred`` with both ``error_message`` and ``error_traceback``, as the server reads both."""
@@ -192,7 +193,10 @@ class TargetMarketplace:
             if self._plan_url is None:
                 path = f"marketplace-public-offerings/{self.offering_uuid}/plans/"
                 where = self._http.where("GET", path)
-                plans = [json_object(p, where) for p in self._http.list(path)]
+                answer = self._http.get(path)  # an action without page parameters: one bare array
+                if not isinstance(answer, list):
+                    raise InvalidResponse("the plans must be a JSON array", where=where)
+                plans = [json_object(p, where) for p in answer]
                 usable = [p for p in plans if not p.get("archived") and isinstance(p.get("url"), str)]
                 if not usable:
                     raise InvalidResponse(f"B offering {self.offering_uuid} has no active plan to order", where=where)
@@ -239,9 +243,19 @@ class TargetMarketplace:
 
     def get_orders(self, order_uuids: Collection[Uuid]) -> Mapping[Uuid, Order]:
         """The in-flight orders of the B offering among ``order_uuids`` (one listing; finished ones are read alone
-        by the caller)."""
+        by the caller).
+
+        A single UUID is read directly instead (one call either way, and it finds the order finished too, so the
+        caller's single read is not needed: the last order of a quiet pass costs one call, not two).
+        """
         if not order_uuids:
             return {}
+        if len(order_uuids) == 1:
+            [uuid] = order_uuids
+            try:
+                return {uuid: self.get_order(uuid)}
+            except NotFound:
+                return {}
         path = "marketplace-orders/"
         params: Params = [("offering_uuid", self.offering_uuid), *(("state", s.value) for s in IN_FLIGHT_STATES)]
         found = _orders(self._http.list(path, params, fields=ORDER_FIELDS), self._http.where("GET", path))

@@ -140,6 +140,8 @@ class WireOrder:
     attributes: dict[str, Any] | None = None
     backend_id: str | None = None
     error_message: str | None = None
+    provider_rejection_comment: str | None = None
+    consumer_rejection_comment: str | None = None
     resource_name: str | None = None
     project_name: str | None = None
     project_description: str | None = None
@@ -163,7 +165,11 @@ def order_key(wire: WireOrder) -> str:
 
 
 def order_to_domain(wire: WireOrder) -> Order:
-    """The domain :class:`Order`."""
+    """The domain :class:`Order`.
+
+    Its ``error_message`` is Waldur's, or else the rejection comment: ``reject_by_provider`` (and
+    ``reject_by_consumer``) keep their reason in a comment field and leave ``error_message`` empty.
+    """
     attributes: dict[str, JsonValue] = {k: v for k, v in (wire.attributes or {}).items() if k != KEY_ATTRIBUTE}
     return Order(
         uuid=_uuid(wire.uuid, "uuid"),
@@ -178,7 +184,7 @@ def order_to_domain(wire: WireOrder) -> Order:
         limits=wire.limits or {},
         attributes=attributes,
         backend_id=wire.backend_id or "",
-        error_message=wire.error_message or "",
+        error_message=wire.error_message or wire.provider_rejection_comment or wire.consumer_rejection_comment or "",
         resource_name=wire.resource_name or "",
         project_name=wire.project_name or "",
         project_description=wire.project_description or "",
