@@ -1,15 +1,26 @@
-"""The world the order-port contract suites arrange their state in, and its in-memory implementation.
+"""The world the order-port contract suites arrange their state in, its in-memory implementation, and the registry.
 
 An :class:`OrdersWorld` gives the five order ports of Waldur A and Waldur B, plus a back door for what fedcore never
 does itself: A's users placing orders, B's service provider approving and finishing orders, B's listings missing an
-order. The suites (``test_*orders_contract.py``) speak only through the ports and these helpers, so the REST adapter
-against the emulator joins :data:`WORLDS` unchanged.
+order. The suites (``test_*orders_contract.py``) speak only through the ports and these helpers, and run unchanged
+against every world of :data:`WORLDS`:
+
+- ``memory``: the in-memory fakes;
+- ``emulator``: the REST adapter between two in-process emulators, every request checked against Waldur's schema
+  (:mod:`contract.ports.emulator_world`);
+- ``socket``: the same served on 127.0.0.1 with a real ``make_client`` over TCP, for the tests marked
+  :func:`also_over_tcp`;
+- ``live``: real Waldurs named by the environment (:mod:`contract.ports.live_world`); when none is named, the
+  suites run without it and ``test_live_waldur_runs_these_suites_when_configured`` is skipped, saying how.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Protocol
+import os
+from collections.abc import Callable, Iterator, Mapping
+from typing import Protocol, TypeVar
+
+import pytest
 
 from adapters.memory.orders import MemorySource, MemoryTarget
 from fedcore.enums import OrderState, OrderType
@@ -87,11 +98,18 @@ class OrdersWorld(Protocol):
         ...
 
     def hide_from_batched_reads(self, order: Uuid) -> None:
-        """Make batched reads of B's orders miss this order (a paging race, a filter); single reads still see it."""
+        """Make batched reads of B's orders miss this order (a paging race, a filter); single reads still see it.
+
+        A world may have to finish the order to hide it: the REST adapter's batched read lists in-flight orders only.
+        """
         ...
 
     def unknown_uuid(self) -> Uuid:
         """A UUID that names nothing on either side."""
+        ...
+
+    def close(self) -> None:
+        """Release what the world holds; fails when the ports' traffic broke Waldur's contract."""
         ...
 
 
@@ -146,6 +164,64 @@ class MemoryOrdersWorld:
         """A UUID neither fake ever hands out."""
         return Uuid("f" * 32)
 
+    def close(self) -> None:
+        """Nothing to release."""
 
-WORLDS: dict[str, Callable[[], OrdersWorld]] = {"memory": MemoryOrdersWorld}
-"""Implementation name -> world factory. The REST adapter issue adds ``"emulator"``."""
+
+def _emulator_world(*, over_tcp: bool) -> OrdersWorld:
+    from contract.ports.emulator_world import EmulatorOrdersWorld
+
+    return EmulatorOrdersWorld(over_tcp=over_tcp)
+
+
+def _live_world() -> OrdersWorld:
+    from contract.ports.live_world import LiveOrdersWorld, live_problem
+
+    problem = live_problem()
+    if problem:
+        pytest.fail(problem)
+    return LiveOrdersWorld()
+
+
+def live_requested() -> bool:
+    """Whether the environment asks for the live world (``WALDUR_E2E_TESTS``)."""
+    return os.environ.get("WALDUR_E2E_TESTS", "").strip().lower() in ("1", "true", "yes")
+
+
+WORLDS: dict[str, Callable[[], OrdersWorld]] = {
+    "memory": MemoryOrdersWorld,
+    "emulator": lambda: _emulator_world(over_tcp=False),
+    "socket": lambda: _emulator_world(over_tcp=True),
+    "live": _live_world,
+}
+"""Implementation name -> world factory."""
+
+EVERY_TEST = ("memory", "emulator", *(("live",) if live_requested() else ()))
+"""The worlds every contract test runs in (``live`` when requested; without it, one test says why it is skipped);
+``socket`` runs the tests marked :func:`also_over_tcp`."""
+
+_OVER_TCP: set[str] = set()
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def also_over_tcp(test: F) -> F:
+    """Run this contract test in the ``socket`` world too (a subset: TCP adds little to what the rest pins)."""
+    _OVER_TCP.add(f"{test.__module__}.{test.__qualname__}")
+    return test
+
+
+def parametrize_worlds(metafunc: pytest.Metafunc) -> None:
+    """``pytest_generate_tests`` of the contract suites: one run of each test per world it belongs to."""
+    if "world" in metafunc.fixturenames:
+        test = metafunc.function
+        names = [*EVERY_TEST, *(["socket"] if f"{test.__module__}.{test.__qualname__}" in _OVER_TCP else [])]
+        metafunc.parametrize("world", names, indirect=True)
+
+
+def open_world(name: str) -> Iterator[OrdersWorld]:
+    """A fresh world of one implementation, closed (and its traffic checked) after the test."""
+    world = WORLDS[name]()
+    try:
+        yield world
+    finally:
+        world.close()

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid as uuid_lib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from adapters.memory.orders import MemorySource
-from contract.ports.orders_world import A_OFFERING, WORLDS, OrdersWorld
+from contract.ports.live_world import live_problem
+from contract.ports.orders_world import A_OFFERING, OrdersWorld, also_over_tcp, open_world, parametrize_worlds
 from fedcore.enums import OrderState, OrderType, ResourceState
 from fedcore.errors import Conflict, NotFound, PermanentError
 from fedcore.ids import Uuid
@@ -28,10 +29,13 @@ MANY = 301
 """More records than Waldur's largest page (300): a listing must follow every page."""
 
 
-@pytest.fixture(params=sorted(WORLDS))
-def world(request: pytest.FixtureRequest) -> OrdersWorld:
-    """A fresh world of each implementation."""
-    return WORLDS[request.param]()
+pytest_generate_tests = parametrize_worlds
+
+
+@pytest.fixture
+def world(request: pytest.FixtureRequest) -> Iterator[OrdersWorld]:
+    """A fresh world of each implementation (closed, and its traffic checked, afterwards)."""
+    yield from open_world(request.param)
 
 
 def hyphenated(uuid: str) -> str:
@@ -78,6 +82,12 @@ def order_in(world: OrdersWorld, state: OrderState) -> Order:
         world.a_orders.fail(order.uuid, "broken")
     assert world.a_order(order.uuid).state == state
     return order
+
+
+def test_live_waldur_runs_these_suites_when_configured() -> None:
+    problem = live_problem()
+    if problem:
+        pytest.skip(problem)
 
 
 def test_memory_source_is_a_source_orders_port() -> None:
@@ -131,6 +141,7 @@ class TestSourceOrders:
         world.a_orders.approve(order.uuid)
         assert open_orders(world)[order.uuid].state == OrderState.EXECUTING
 
+    @also_over_tcp
     @pytest.mark.parametrize("state", [OrderState.EXECUTING, OrderState.DONE, OrderState.REJECTED])
     def test_approve_and_reject_of_an_order_not_pending_provider_conflict(
         self, world: OrdersWorld, state: OrderState
@@ -166,6 +177,7 @@ class TestSourceOrders:
         failed = world.a_order(order.uuid)
         assert (failed.state, failed.error_message) == (OrderState.ERRED, "B order 0123 is erred: quota exceeded")
 
+    @also_over_tcp
     def test_order_backend_id_round_trips_and_reads_back_normalised(self, world: OrdersWorld) -> None:
         project = world.a_project()
         bare, dashed = executing(world, project), executing(world, project)
@@ -176,6 +188,7 @@ class TestSourceOrders:
         assert listed[bare.uuid].backend_id == listed[dashed.uuid].backend_id == link
         assert listed[dashed.uuid].link == link
 
+    @also_over_tcp
     def test_actions_on_an_unknown_order_are_not_found(self, world: OrdersWorld) -> None:
         missing = world.unknown_uuid()
         acts: list[Callable[[], None]] = [
@@ -190,6 +203,7 @@ class TestSourceOrders:
                 act()
             assert isinstance(refused.value, PermanentError)
 
+    @also_over_tcp
     def test_the_open_listing_holds_every_order_whatever_the_page_size(self, world: OrdersWorld) -> None:
         project = world.a_project()
         placed = {world.a_order_create(project, {"cpu": n + 1}).uuid for n in range(MANY)}
@@ -240,6 +254,7 @@ class TestSourceResources:
         assert listed[bare].backend_id == listed[dashed].backend_id == link
         assert listed[dashed].link == link
 
+    @also_over_tcp
     def test_end_date_is_set_and_cleared(self, world: OrdersWorld) -> None:
         resource = ok_resource(world, world.a_project())
         world.a_resources.set_end_date(resource, dt.date(2027, 3, 31))

@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid as uuid_lib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from adapters.memory.orders import MemoryTarget
-from contract.ports.orders_world import B_CUSTOMER, B_OFFERING, WORLDS, OrdersWorld
+from contract.ports.orders_world import (
+    B_CUSTOMER,
+    B_OFFERING,
+    OrdersWorld,
+    also_over_tcp,
+    open_world,
+    parametrize_worlds,
+)
 from fedcore.enums import OrderState, OrderType, ResourceState
 from fedcore.errors import Conflict, NotFound, PermanentError
 from fedcore.ids import Uuid
@@ -30,12 +37,18 @@ MANY = 31
 """More records than one page of the emulator (10) or of a small ``page_size``: listings must follow every page."""
 
 R = ResourceState
+KEY = "fedcore-order:"
+"""The prefix of fedcore's keys. An Update order carries its key in ``request_comment``, which is free text: the REST
+adapter takes a comment for a key only when it has this prefix, so the Update keys these tests look up carry it."""
 
 
-@pytest.fixture(params=sorted(WORLDS))
-def world(request: pytest.FixtureRequest) -> OrdersWorld:
-    """A fresh world of each implementation."""
-    return WORLDS[request.param]()
+pytest_generate_tests = parametrize_worlds
+
+
+@pytest.fixture
+def world(request: pytest.FixtureRequest) -> Iterator[OrdersWorld]:
+    """A fresh world of each implementation (closed, and its traffic checked, afterwards)."""
+    yield from open_world(request.param)
 
 
 def new_key() -> ProjectKey:
@@ -97,6 +110,7 @@ def test_memory_target_is_a_target_projects_port_and_so_a_members_port() -> None
 class TestTargetOrders:
     """B's orders: submission with an idempotency key, lookups by key and by UUID, and Waldur's state rules."""
 
+    @also_over_tcp
     def test_a_create_order_carries_its_key_and_names_its_new_resource_at_once(self, world: OrdersWorld) -> None:
         project = b_project(world)
         created = submit(world, project, "fedcore-order:1", cpu=3, name="sim")
@@ -109,6 +123,7 @@ class TestTargetOrders:
         assert (found.uuid, found.key, found.resource_uuid) == (created.uuid, "fedcore-order:1", created.resource_uuid)
         assert world.b_orders.get_order(created.uuid).key == "fedcore-order:1"
 
+    @also_over_tcp
     def test_a_create_order_b_cannot_accept_is_refused_not_absent(self, world: OrdersWorld) -> None:
         project = b_project(world)
         requests = [
@@ -159,6 +174,7 @@ class TestTargetOrders:
         assert list(world.b_orders.find_orders(project.uuid, {"k9"})) == []
         assert list(world.b_orders.find_orders(project.uuid, set())) == []
 
+    @also_over_tcp
     def test_find_orders_holds_every_keyed_order_of_the_project(self, world: OrdersWorld) -> None:
         project = b_project(world)
         keys = {f"fedcore-order:{n}" for n in range(MANY)}
@@ -166,17 +182,19 @@ class TestTargetOrders:
         submit(world, project, "someone else's")
         assert {o.uuid for o in world.b_orders.find_orders(project.uuid, keys)} == placed
 
+    @also_over_tcp
     def test_get_orders_may_miss_an_order_that_get_order_finds(self, world: OrdersWorld) -> None:
         project = b_project(world)
         seen, hidden = submit(world, project, "k1"), submit(world, project, "k2")
         world.b_provider_approve(seen.uuid)
         world.hide_from_batched_reads(hidden.uuid)
         batch = world.b_orders.get_orders({seen.uuid, hidden.uuid, world.unknown_uuid()})
-        assert set(batch) <= {seen.uuid, hidden.uuid}
-        assert seen.uuid in batch
+        assert set(batch) == {seen.uuid}
         assert (batch[seen.uuid].uuid, batch[seen.uuid].state) == (seen.uuid, OrderState.EXECUTING)
         alone = world.b_orders.get_order(hidden.uuid)
-        assert (alone.uuid, alone.key, alone.state) == (hidden.uuid, "k2", OrderState.PENDING_PROVIDER)
+        assert (alone.uuid, alone.key) == (hidden.uuid, "k2")
+        # A world may have to finish an order to hide it (the REST adapter's batch lists in-flight orders only).
+        assert alone.state == OrderState.PENDING_PROVIDER or alone.state.is_terminal
         assert world.b_orders.get_orders(set()) == {}
 
     def test_get_orders_reads_many_orders_and_their_current_state(self, world: OrdersWorld) -> None:
@@ -186,9 +204,13 @@ class TestTargetOrders:
         world.b_provider_finish(orders[0].uuid, OrderState.DONE)
         world.b_provider_finish(orders[1].uuid, OrderState.REJECTED, "no capacity")
         batch = world.b_orders.get_orders({o.uuid for o in orders})
-        assert set(batch) == {o.uuid for o in orders}
-        assert batch[orders[0].uuid].state == OrderState.DONE
-        assert (batch[orders[1].uuid].state, batch[orders[1].uuid].error_message) == (
+        # Every in-flight order is in the batch; a finished one may be missing (the REST adapter lists in-flight
+        # orders only), and is then read alone, as the order service does.
+        assert {o.uuid for o in orders[2:]} <= set(batch) <= {o.uuid for o in orders}
+        assert all(batch[o.uuid].state == OrderState.PENDING_PROVIDER for o in orders[2:])
+        finished = {o.uuid: batch.get(o.uuid) or world.b_orders.get_order(o.uuid) for o in orders[:2]}
+        assert finished[orders[0].uuid].state == OrderState.DONE
+        assert (finished[orders[1].uuid].state, finished[orders[1].uuid].error_message) == (
             OrderState.REJECTED, "no capacity",
         )  # fmt: skip
 
@@ -210,24 +232,24 @@ class TestTargetOrders:
         project = b_project(world)
         resource = b_resource(world, state, project)
         with pytest.raises(Conflict):
-            world.b_orders.request_update(resource, {"cpu": 2}, "refused")
-        assert list(world.b_orders.find_orders(project.uuid, {"refused"})) == []
+            world.b_orders.request_update(resource, {"cpu": 2}, "fedcore-order:refused")
+        assert list(world.b_orders.find_orders(project.uuid, {"fedcore-order:refused"})) == []
         assert world.b_resources.get_resource(resource).state == state
 
+    @also_over_tcp
     def test_update_conflicts_while_another_order_is_in_progress(self, world: OrdersWorld) -> None:
         project = b_project(world)
         resource = b_resource(world, R.OK, project)
-        first = world.b_orders.request_update(resource, {"cpu": 2}, "first")
+        first = world.b_orders.request_update(resource, {"cpu": 2}, f"{KEY}first")
         with pytest.raises(Conflict):
-            world.b_orders.request_update(resource, {"cpu": 3}, "second")
+            world.b_orders.request_update(resource, {"cpu": 3}, f"{KEY}second")
         with pytest.raises(Conflict):
-            world.b_orders.request_termination(resource, "third")
+            world.b_orders.request_termination(resource, f"{KEY}third")
         world.b_provider_approve(first)
         world.b_provider_finish(first, OrderState.DONE)
-        world.b_orders.request_update(resource, {"cpu": 3}, "second")
-        assert [o.key for o in world.b_orders.find_orders(project.uuid, {"first", "second", "third"})] == [
-            "first", "second",
-        ]  # fmt: skip
+        world.b_orders.request_update(resource, {"cpu": 3}, f"{KEY}second")
+        keys = {f"{KEY}first", f"{KEY}second", f"{KEY}third"}
+        assert [o.key for o in world.b_orders.find_orders(project.uuid, keys)] == [f"{KEY}first", f"{KEY}second"]
 
     @pytest.mark.parametrize("state", [R.CREATING, R.UPDATING, R.TERMINATING, R.TERMINATED])
     def test_termination_of_a_resource_neither_ok_nor_erred_conflicts(
@@ -236,8 +258,8 @@ class TestTargetOrders:
         project = b_project(world)
         resource = b_resource(world, state, project)
         with pytest.raises(Conflict):
-            world.b_orders.request_termination(resource, "refused")
-        assert list(world.b_orders.find_orders(project.uuid, {"refused"})) == []
+            world.b_orders.request_termination(resource, "fedcore-order:refused")
+        assert list(world.b_orders.find_orders(project.uuid, {"fedcore-order:refused"})) == []
 
     def test_resources_follow_their_orders(self, world: OrdersWorld) -> None:
         project = b_project(world)
@@ -286,6 +308,7 @@ class TestTargetResources:
 class TestTargetProjects:
     """B's projects, found by the A project's key, and their members."""
 
+    @also_over_tcp
     def test_a_created_project_is_found_by_its_key(self, world: OrdersWorld) -> None:
         key = new_key()
         created = world.b_projects.create_project(key, "physics", "Federated from project x on Waldur A")
