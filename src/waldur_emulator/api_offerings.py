@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from . import api_roles, perms, render
+from . import api_roles, perms, render_offerings
 from .core import Core, caller, flag, normalize, slugify, text
 from .records_market import Component, Offering, Plan
 from .web import ApiError, Request, Response, Router, bad_request, conflict, forbidden, paginate, retrieve
@@ -122,7 +122,7 @@ class OfferingsApi:
         self.state.add(record)
         for p in plans:
             self.state.add(p)
-        return Response(201, render.offering(self.state, request.base_url, record, public=False))
+        return Response(201, render_offerings.offering(self.state, request.base_url, record, public=False))
 
     def _visible(self, request: Request) -> Offering:
         viewer = caller(request)
@@ -162,11 +162,15 @@ class OfferingsApi:
         items = [o for o in self.state.offerings.values() if perms.can_see_offering(self.state, viewer, o)]
         base = request.base_url
         return paginate(
-            request, self._filter(request, items), lambda o: render.offering(self.state, base, o, public=False)
+            request,
+            self._filter(request, items),
+            lambda o: render_offerings.offering(self.state, base, o, public=False),
         )
 
     def provider_retrieve(self, request: Request) -> Response:
-        return retrieve(request, render.offering(self.state, request.base_url, self._visible(request), public=False))
+        return retrieve(
+            request, render_offerings.offering(self.state, request.base_url, self._visible(request), public=False)
+        )
 
     def update_overview(self, request: Request) -> Response:
         record = self._managed(request)
@@ -178,8 +182,9 @@ class OfferingsApi:
     def update_integration(self, request: Request) -> Response:
         record = self._managed(request)
         body = request.json()
-        self._apply_offering(record, {k: body[k] for k in ("plugin_options", "secret_options", "backend_id")
-                                      if k in body})
+        self._apply_offering(
+            record, {k: body[k] for k in ("plugin_options", "secret_options", "backend_id") if k in body}
+        )
         return Response(200, None)
 
     def update_attributes(self, request: Request) -> Response:
@@ -241,7 +246,7 @@ class OfferingsApi:
         ]
         base = request.base_url
         return paginate(
-            request, self._filter(request, items), lambda o: render.offering(self.state, base, o, public=True)
+            request, self._filter(request, items), lambda o: render_offerings.offering(self.state, base, o, public=True)
         )
 
     def _public(self, request: Request) -> Offering:
@@ -253,28 +258,32 @@ class OfferingsApi:
         )
 
     def public_retrieve(self, request: Request) -> Response:
-        return retrieve(request, render.offering(self.state, request.base_url, self._public(request), public=True))
+        return retrieve(
+            request, render_offerings.offering(self.state, request.base_url, self._public(request), public=True)
+        )
 
     def public_plans(self, request: Request) -> Response:
         record = self._public(request)
         items = [p for p in self.state.plans.values() if p.offering_uuid == record.uuid]
         base = request.base_url
-        return paginate(request, items, lambda p: render.plan(self.state, base, p, public=True))
+        return paginate(request, items, lambda p: render_offerings.plan(self.state, base, p, public=True))
 
     def public_plan(self, request: Request) -> Response:
         record = self._public(request)
         found = self.core.get(self.state.plans, request.params["plan_uuid"], lambda p: p.offering_uuid == record.uuid)
-        return retrieve(request, render.plan(self.state, request.base_url, found, public=True))
+        return retrieve(request, render_offerings.plan(self.state, request.base_url, found, public=True))
 
     # marketplace-plans -----------------------------------------------------------------------------------
 
     def plans_list(self, request: Request) -> Response:
         viewer = caller(request)
-        items = [p for p in self.state.plans.values() if render.is_visible_plan(self.state, viewer, p)]
+        items = [p for p in self.state.plans.values() if render_offerings.is_visible_plan(self.state, viewer, p)]
         if (v := request.query.one("offering_uuid")) is not None:
             items = [p for p in items if p.offering_uuid == normalize(v)]
         base = request.base_url
-        return paginate(request, items, lambda p: render.plan(self.state, base, p, public=False, with_offering=True))
+        return paginate(
+            request, items, lambda p: render_offerings.plan(self.state, base, p, public=False, with_offering=True)
+        )
 
     def plans_create(self, request: Request) -> Response:
         body = request.json()
@@ -285,12 +294,14 @@ class OfferingsApi:
             raise forbidden()
         record = self._plan(offering, body)
         self.state.add(record)
-        return Response(201, render.plan(self.state, request.base_url, record, public=False, with_offering=True))
+        return Response(
+            201, render_offerings.plan(self.state, request.base_url, record, public=False, with_offering=True)
+        )
 
     def _plan_managed(self, request: Request) -> Plan:
         viewer = caller(request)
         record = self.core.get(
-            self.state.plans, request.params["uuid"], lambda p: render.is_visible_plan(self.state, viewer, p)
+            self.state.plans, request.params["uuid"], lambda p: render_offerings.is_visible_plan(self.state, viewer, p)
         )
         if not perms.has_provider_access(self.state, viewer, self.state.offerings[record.offering_uuid]):
             raise forbidden()
@@ -299,16 +310,20 @@ class OfferingsApi:
     def plans_retrieve(self, request: Request) -> Response:
         viewer = caller(request)
         record = self.core.get(
-            self.state.plans, request.params["uuid"], lambda p: render.is_visible_plan(self.state, viewer, p)
+            self.state.plans, request.params["uuid"], lambda p: render_offerings.is_visible_plan(self.state, viewer, p)
         )
-        return retrieve(request, render.plan(self.state, request.base_url, record, public=False, with_offering=True))
+        return retrieve(
+            request, render_offerings.plan(self.state, request.base_url, record, public=False, with_offering=True)
+        )
 
     def plans_update(self, request: Request) -> Response:
         record = self._plan_managed(request)
         if any(r.plan_uuid == record.uuid for r in self.state.resources.values()):
             raise ApiError(409, {"detail": "Plan cannot be updated because it is used by resources."})
         self._apply_plan(record, request.json())
-        return Response(200, render.plan(self.state, request.base_url, record, public=False, with_offering=True))
+        return Response(
+            200, render_offerings.plan(self.state, request.base_url, record, public=False, with_offering=True)
+        )
 
     def plans_delete(self, request: Request) -> Response:
         record = self._plan_managed(request)

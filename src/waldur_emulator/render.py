@@ -9,13 +9,36 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from . import perms
 from .core import slugify
 from .records import Category, Customer, Project, RoleAssignment, ServiceProvider, User
-from .records_market import Component, Offering, Plan
 from .store import State
 
 J = dict[str, Any]
+
+# The user profile attributes 8.0.5 declares that nothing in the emulator sets (identity sources may later): their
+# values live in ``User.extra``; these are what Waldur renders for a user without them.
+PROFILE_DEFAULTS: dict[str, Any] = {
+    "birth_date": None,
+    "gender": None,
+    "personal_title": "",
+    "place_of_birth": "",
+    "country_of_residence": "",
+    "nationality": "",
+    "nationalities": [],
+    "organization_country": "",
+    "organization_type": "",
+    "organization_registry_code": "",
+    "eduperson_assurance": [],
+}
+
+
+def profile(subject: User) -> J:
+    """The user's profile attributes (``PROFILE_DEFAULTS`` where unset), fresh copies."""
+    return {name: _copy(subject.extra.get(name, default)) for name, default in PROFILE_DEFAULTS.items()}
+
+
+def _copy(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else value
 
 
 def iso(moment: dt.datetime | None) -> str | None:
@@ -36,7 +59,8 @@ def plan_url(base: str, offering_uuid: str, plan_uuid: str) -> str:
 
 
 def user(state: State, base: str, subject: User, viewer: User) -> J:
-    """``User``; the token and identity-bridge fields only for the user themselves or staff."""
+    """``User``: every field 8.0.5 declares for the user themselves and for staff; the token, session and
+    identity-bridge fields are left out for other viewers, as Waldur's serializer drops them."""
     own = viewer.is_staff or viewer.uuid == subject.uuid
     out: J = {
         "url": url(base, "users", subject.uuid),
@@ -64,13 +88,21 @@ def user(state: State, base: str, subject: User, viewer: User) -> J:
         "preferred_language": "",
         "notifications_enabled": True,
         "image": None,
+        "requested_email": None,
+        "identity_provider_name": "",
+        "identity_provider_label": "",
+        "identity_provider_management_url": "",
+        "identity_provider_fields": [],
+        "ip_address": None,
+        "token_expires_at": None,
+        "permissions": permissions(state, subject),
     }
+    out.update(profile(subject))
     if own:
         out.update(
             token=subject.token,
             token_lifetime=None,
-            token_expires_at=None,
-            permissions=permissions(state, subject),
+            has_active_session=True,
             is_identity_manager=subject.is_identity_manager,
             managed_isds=list(subject.managed_isds),
             active_isds=list(subject.active_isds),
@@ -245,128 +277,6 @@ def project(state: State, base: str, record: Project) -> J:
     }
 
 
-def component(record: Component) -> J:
-    """``OfferingComponent``."""
-    out: J = {
-        "uuid": record.uuid,
-        "billing_type": record.billing_type,
-        "type": record.type,
-        "name": record.name,
-        "description": "",
-        "measured_unit": "",
-        "unit_factor": 1,
-        "limit_period": None,
-        "limit_amount": None,
-        "article_code": "",
-        "max_value": None,
-        "min_value": None,
-        "max_available_limit": None,
-        "is_boolean": False,
-        "default_limit": None,
-        "factor": None,
-        "is_builtin": False,
-        "is_prepaid": False,
-        "overage_component": None,
-        "min_prepaid_duration": None,
-        "max_prepaid_duration": None,
-    }
-    out.update(record.fields)
-    return out
-
-
-def plan(state: State, base: str, record: Plan, *, public: bool, with_offering: bool = False) -> J:
-    """``BasePublicPlan`` / ``BaseProviderPlan`` / ``ProviderPlanDetails`` (``with_offering``)."""
-    offering = state.offerings[record.offering_uuid]
-    components = [
-        {
-            "type": c.type,
-            "name": c.name,
-            "measured_unit": str(c.fields.get("measured_unit", "")),
-            "amount": int(record.quotas.get(c.type, 0)),
-            "price": record.prices.get(c.type, "0.0000000"),
-            "future_price": None,
-            "discount_threshold": None,
-            "discount_rate": None,
-        }
-        for c in offering.components
-    ]
-    out: J = {
-        "url": plan_url(base, offering.uuid, record.uuid) if public else url(base, "marketplace-plans", record.uuid),
-        "uuid": record.uuid,
-        "name": record.name,
-        "description": record.description,
-        "article_code": record.article_code,
-        "max_amount": record.max_amount,
-        "archived": record.archived,
-        "is_active": not record.archived,
-        "unit_price": record.unit_price,
-        "unit": record.unit,
-        "init_price": 0.0,
-        "switch_price": 0.0,
-        "backend_id": record.backend_id,
-        "organization_groups": [],
-        "components": components,
-        "prices": {k: float(v) for k, v in record.prices.items()},
-        "future_prices": {},
-        "quotas": dict(record.quotas),
-        "resources_count": sum(1 for r in state.resources.values() if r.plan_uuid == record.uuid),
-        "plan_type": "limit",
-        "minimal_price": 0.0,
-    }
-    if with_offering:
-        out["offering"] = url(base, "marketplace-provider-offerings", offering.uuid)
-    return out
-
-
-def offering(state: State, base: str, record: Offering, *, public: bool) -> J:
-    """``PublicOfferingDetails`` or ``ProviderOfferingDetails``."""
-    owner = state.customers[record.customer_uuid]
-    cat = state.categories.get(record.category_uuid)
-    plans = [p for p in state.plans.values() if p.offering_uuid == record.uuid]
-    out: J = {
-        "url": url(base, "marketplace-public-offerings" if public else "marketplace-provider-offerings", record.uuid),
-        "uuid": record.uuid,
-        "created": iso(record.created),
-        "name": record.name,
-        "slug": record.slug,
-        "description": record.description,
-        "full_description": "",
-        "customer": url(base, "customers", owner.uuid),
-        "customer_uuid": owner.uuid,
-        "customer_name": owner.name,
-        "category": url(base, "marketplace-categories", record.category_uuid),
-        "category_uuid": record.category_uuid,
-        "category_title": cat.title if cat else "",
-        "attributes": dict(record.attributes),
-        "components": [component(c) for c in record.components],
-        "plugin_options": dict(record.plugin_options),
-        "state": record.state,
-        "type": record.type,
-        "shared": record.shared,
-        "billable": record.billable,
-        "backend_id": record.backend_id,
-        "order_count": len(state.orders_by_offering.get(record.uuid)),
-        "plans": [plan(state, base, p, public=public) for p in plans],
-        "thumbnail": None,
-        "image": None,
-        "paused_reason": "",
-        "roles": [],
-        "endpoints": [],
-    }
-    if not public:
-        out["secret_options"] = dict(record.secret_options)
-        out["service_attributes"] = {}
-        out["backend_id_rules"] = {}
-        out["integration_status"] = None
-    return out
-
-
 def role_assignment_expiration(assignment: RoleAssignment) -> J:
     """``UserRoleExpirationTime``."""
     return {"expiration_time": iso(assignment.expiration_time)}
-
-
-def is_visible_plan(state: State, viewer: User, record: Plan) -> bool:
-    """Plans of offerings the viewer can see (provider side) or that are public."""
-    offering_ = state.offerings[record.offering_uuid]
-    return perms.is_public(offering_) or perms.can_see_offering(state, viewer, offering_)

@@ -6,7 +6,8 @@ from typing import Any
 
 from .core import slugify
 from .records_market import ComponentUsage, ComponentUserUsage, OfferingUser, Order, Resource
-from .render import component, iso, plan_url, url
+from .render import iso, plan_url, profile, url
+from .render_offerings import component
 from .store import State
 
 J = dict[str, Any]
@@ -38,8 +39,12 @@ def _offering_part(state: State, base: str, offering_uuid: str, plan_uuid: str |
         "offering_shared": offering.shared,
         "offering_billable": offering.billable,
         "offering_plugin_options": dict(offering.plugin_options),
+        "offering_image": "",
+        "offering_thumbnail": "",
         "provider_name": provider.name,
         "provider_uuid": provider.uuid,
+        "provider_slug": slugify(provider.name, "customer"),
+        "category_icon": "",
         "category_title": cat.title if cat else "",
         "category_uuid": offering.category_uuid,
         "plan": plan_url(base, offering.uuid, chosen.uuid) if chosen else None,
@@ -122,6 +127,15 @@ def order(state: State, base: str, record: Order) -> J:
             "order_subtype": None,
             "consumer_rejection_comment": record.consumer_rejection_comment,
             "provider_rejection_comment": record.provider_rejection_comment,
+            "created_by_organization": (creator.organization or None) if creator else None,
+            "created_by_organization_registry_code": None,
+            "issue": None,
+            "attachment": None,
+            "consumer_message": "",
+            "consumer_message_attachment": None,
+            "provider_message": "",
+            "provider_message_attachment": None,
+            "provider_message_url": "",
         }
     )
     return _drop_nulls(out, ("plan", "plan_unit"))
@@ -159,8 +173,11 @@ def resource(state: State, base: str, record: Resource) -> J:
             "project_name": project.name,
             "project_description": project.description,
             "project_end_date": project.end_date,
+            "project_end_date_requested_by": "",
+            "project_slug": project.slug,
             "customer_uuid": owner.uuid,
             "customer_name": owner.name,
+            "customer_slug": slugify(owner.name, "customer"),
             "offering_slug": offering.slug,
             "offering_backend_id": offering.backend_id,
             "backend_metadata": dict(record.backend_metadata),
@@ -185,12 +202,13 @@ def resource(state: State, base: str, record: Resource) -> J:
             "last_sync": iso(record.last_sync),
             "offering_state": offering.state,
             "offering_components": [component(c) for c in offering.components],
+            "renewal_date": None,
+            "report": [],
+            "user_requires_reconsent": False,
+            "order_in_progress": order(state, base, in_progress[-1]) if in_progress else None,
+            "creation_order": order(state, base, creation) if creation is not None else None,
         }
     )
-    if in_progress:
-        out["order_in_progress"] = order(state, base, in_progress[-1])
-    if creation is not None:
-        out["creation_order"] = order(state, base, creation)
     return _drop_nulls(out, ("plan", "plan_unit"))
 
 
@@ -230,11 +248,12 @@ def offering_user(state: State, base: str, record: OfferingUser) -> J:
         "consent_data": None,
         "is_profile_complete": True,
         "missing_profile_attributes": [],
+        "service_provider_comment_url": record.service_provider_comment_url,
+        "user_email": subject.email,
+        "user_job_title": subject.job_title,
+        "user_phone_number": subject.phone_number,
     }
-    if subject.email:
-        out["user_email"] = subject.email
-    if record.service_provider_comment_url:
-        out["service_provider_comment_url"] = record.service_provider_comment_url
+    out.update({f"user_{name}": value for name, value in profile(subject).items()})
     return out
 
 
