@@ -6,10 +6,15 @@ from . import perms
 from .core import Core
 from .notify import PENDING_EVENT_TYPES, SLURM, publish
 from .records import RoleAssignment
-from .records_market import OfferingUser, Order, Resource
+from .records_market import Offering, OfferingUser, Order, Resource
 from .render_market import OFFERING_USER_STATE_CODES
 
-RESTORABLE_STATES = frozenset({"Requested deletion", "Deleting", "Deleted", "Error deleting"})
+# Offering users (Waldur's marketplace handlers create_offering_users_when_project_role_granted,
+# create_offering_users_if_order_is_valid and create_offering_user_for_new_resource, which all run the
+# create-or-restore tasks for a user or for every member of the project).
+OFFERING_USER_TYPES = frozenset({"Marketplace.Basic", "Marketplace.Slurm", "Marketplace.Script"})
+DELETION_FLOW_STATES = frozenset({"Requested deletion", "Deleting", "Error deleting"})
+ORDER_STATES_ADMITTING_USERS = frozenset({"pending-provider", "executing"})
 
 
 def _live_offerings_in_project(core: Core, project_uuid: str) -> list[str]:
@@ -22,32 +27,76 @@ def _live_offerings_in_project(core: Core, project_uuid: str) -> list[str]:
     return list(seen)
 
 
-def ensure_offering_users(core: Core, user_uuid: str, project_uuid: str) -> list[OfferingUser]:
-    """Waldur's create_or_restore_offering_users_for_user: one Requested record per eligible offering."""
+def _admits_offering_users(offering: Offering) -> bool:
+    return offering.type in OFFERING_USER_TYPES and perms.offering_allows_offering_users(offering)
+
+
+def _being_created(core: Core, resource: Resource) -> bool:
+    """A Creating resource whose Create order is with the provider (pending-provider or executing)."""
+    orders = (core.state.orders[o] for o in core.state.orders_by_resource.get(resource.uuid))
+    return resource.state == "Creating" and any(
+        o.type == "Create" and o.state in ORDER_STATES_ADMITTING_USERS for o in orders
+    )
+
+
+def _eligible_offerings(core: Core, project_uuid: str) -> list[Offering]:
+    """Offerings of the project's OK (or being-created) resources that let the provider create offering users."""
     state = core.state
-    created = []
-    for offering_uuid in _live_offerings_in_project(core, project_uuid):
-        offering = state.offerings[offering_uuid]
-        if not perms.offering_allows_offering_users(offering):
+    seen: dict[str, Offering] = {}
+    for resource in (state.resources[r] for r in state.resources_by_project.get(project_uuid)):
+        offering = state.offerings[resource.offering_uuid]
+        if offering.uuid in seen or not _admits_offering_users(offering):
             continue
-        existing = [
+        if resource.state == "OK" or _being_created(core, resource):
+            seen[offering.uuid] = offering
+    return list(seen.values())
+
+
+def _create_or_restore(core: Core, user_uuid: str, offering: Offering) -> OfferingUser | None:
+    """A new Requested offering user, or an existing one brought back from deletion; None when nothing changed."""
+    state = core.state
+    existing = next(
+        (
             state.offering_users[u]
             for u in state.offering_users_by_user.get(user_uuid)
-            if state.offering_users[u].offering_uuid == offering_uuid
-        ]
-        if existing:
-            record = existing[0]
-            if record.state in RESTORABLE_STATES:
-                record.state = "Requested"
-                record.modified = core.now()
-                offering_user_updated(core, record, ["state"])
-            continue
-        now = core.now()
-        record = OfferingUser(core.new_uuid(), user_uuid, offering_uuid, now, now)
+            if state.offering_users[u].offering_uuid == offering.uuid
+        ),
+        None,
+    )
+    now = core.now()
+    if existing is None:
+        record = OfferingUser(core.new_uuid(), user_uuid, offering.uuid, now, now)
         state.add(record)
         offering_user_created(core, record)
-        created.append(record)
-    return created
+        return record
+    if existing.state in DELETION_FLOW_STATES:
+        existing.state = "OK" if existing.username else "Requested"
+    elif existing.state == "Deleted":
+        existing.state = "Requested"
+    else:
+        return None
+    existing.modified = now
+    offering_user_updated(core, existing, ["state"])
+    return None
+
+
+def ensure_offering_users(core: Core, user_uuid: str, project_uuid: str) -> list[OfferingUser]:
+    """create_or_restore_offering_users_for_user: the user's record on every eligible offering of the project."""
+    created = [_create_or_restore(core, user_uuid, offering) for offering in _eligible_offerings(core, project_uuid)]
+    return [record for record in created if record is not None]
+
+
+def ensure_project_offering_users(core: Core, project_uuid: str) -> list[OfferingUser]:
+    """create_or_restore_offering_users_for_project: the same for every member of the project."""
+    members = dict.fromkeys(a.user_uuid for a in core.state.roles_in(project_uuid))
+    return [record for user_uuid in members for record in ensure_offering_users(core, user_uuid, project_uuid)]
+
+
+def resource_created(core: Core, resource: Resource) -> None:
+    """A resource's Create order is done: its project's members get offering users (the first resource of an
+    offering in a project whose members already hold their roles)."""
+    if _admits_offering_users(core.state.offerings[resource.offering_uuid]):
+        ensure_project_offering_users(core, resource.project_uuid)
 
 
 def _user_role_payload(core: Core, assignment: RoleAssignment, granted: bool) -> dict[str, object]:
@@ -86,8 +135,11 @@ def role_revoked(core: Core, assignment: RoleAssignment) -> None:
 
 
 def order_state_changed(core: Core, order: Order) -> None:
-    """ORDER messages: pending-consumer/pending-provider (site-agent types) and done (Slurm only)."""
+    """A Create order reaching the provider admits the project's members as offering users; ORDER messages for
+    pending-consumer/pending-provider (site-agent types) and done (Slurm only)."""
     offering = core.state.offerings[order.offering_uuid]
+    if order.type == "Create" and order.state in ORDER_STATES_ADMITTING_USERS and _admits_offering_users(offering):
+        ensure_project_offering_users(core, order.project_uuid)
     if order.state in {"pending-consumer", "pending-provider"} and offering.type in PENDING_EVENT_TYPES:
         pass
     elif not (order.state == "done" and offering.type == SLURM):

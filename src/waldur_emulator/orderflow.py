@@ -97,6 +97,7 @@ def set_done(core: Core, order: Order) -> None:
     resource = core.state.resources[order.resource_uuid]
     if order.type == "Create":
         _touch(core, resource, "OK")
+        effects.resource_created(core, resource)
     elif order.type == "Update":
         resource.limits = {**resource.limits, **order.limits}
         if order.plan_uuid:

@@ -161,7 +161,8 @@ OFFERING_USERS = "/marketplace-offering-users/"
 
 @drives("marketplace_offering_users_create")
 def _offering_users_create(w: EmulatorWorld) -> None:
-    body = {"offering": w.url("offering"), "user": w.url("alice"), "username": "alice01"}
+    w.user("carol")  # alice and bob, members of the world's project, have offering users already
+    body = {"offering": w.url("offering"), "user": w.url("carol"), "username": "carol01"}
     w.call("POST", OFFERING_USERS, expect=201, body=body)
     w.call("POST", OFFERING_USERS, expect=400, invalid=True, body={"offering": w.url("offering")})
 
