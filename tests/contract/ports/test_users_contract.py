@@ -2,17 +2,23 @@
 
 Each test arranges its world through a :class:`UsersWorld` (an implementation's back door: how users, offering users
 and projects come to exist) and then speaks only through the ports. Assertions are about what a port promises, never
-about a fake's internals, so the REST adapter against the emulator can join the ``world`` fixture unchanged.
+about a fake's internals. The worlds: ``memory`` (the fakes) and ``emulator`` (the REST adapter against two emulated
+Waldurs in-process, every exchange checked against Waldur's schema); the tests named in :data:`OVER_SOCKET` also run
+against ``socket`` (the emulators served on 127.0.0.1, the adapter's own client over TCP).
+
+A B user the bridge pushed is read back through :meth:`UsersWorld.b_profile`, not through ``find_users``: Waldur
+shows a non-staff token only the users connected to it, and a freshly pushed user is connected to nobody.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Literal, Protocol
 
 import pytest
 
 from adapters.memory.users import MemoryUsers
+from contract.ports.emulated_users_usage import EmulatorUsersWorld
 from fedcore.enums import OfferingUserState, UserMatchField
 from fedcore.errors import NotFound, PermanentError
 from fedcore.ids import Uuid
@@ -68,8 +74,16 @@ class UsersWorld(Protocol):
         """Make remote eduTEAMS (behind B) know ``cuid``."""
         ...
 
+    def b_profile(self, username: str) -> UserIdentity | None:
+        """The B user with exactly this username, read behind the ports' back (any user, visible or not)."""
+        ...
+
     def unknown_uuid(self) -> Uuid:
         """A UUID that names nothing on either side."""
+        ...
+
+    def close(self) -> None:
+        """Release what the world holds; may fail on what it observed (schema problems)."""
         ...
 
 
@@ -105,19 +119,43 @@ class MemoryUsersWorld:
         """Register an eduTEAMS profile."""
         self.sides["B"].eduteams[cuid] = UserIdentity(uuid="e" * 32, username=cuid, email=email)
 
+    def b_profile(self, username: str) -> UserIdentity | None:
+        """The B fake's user."""
+        return self.sides["B"].user_by_username(username)
+
     def unknown_uuid(self) -> Uuid:
         """A UUID neither fake ever hands out."""
         return Uuid("f" * 32)
 
+    def close(self) -> None:
+        """Nothing to release."""
 
-WORLDS: dict[str, Callable[[], UsersWorld]] = {"memory": MemoryUsersWorld}
-"""Implementation name -> world factory. The REST adapter issue adds ``"emulator"``."""
+
+WORLDS: dict[str, Callable[[], UsersWorld]] = {
+    "memory": MemoryUsersWorld,
+    "emulator": lambda: EmulatorUsersWorld(MANAGED),
+    "socket": lambda: EmulatorUsersWorld(MANAGED, socket=True),
+}
+"""Implementation name -> world factory."""
+OVER_SOCKET = frozenset(
+    {"test_setting_a_username_moves_the_record_to_ok", "test_push_creates_then_updates_the_same_user"}
+)
+"""The tests that also run over TCP; every other test runs on every world but ``socket``."""
 
 
-@pytest.fixture(params=sorted(WORLDS))
-def world(request: pytest.FixtureRequest) -> UsersWorld:
-    """A fresh world of each implementation."""
-    return WORLDS[request.param]()
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Bind ``world`` to each implementation (``socket`` only for :data:`OVER_SOCKET`)."""
+    if "world" in metafunc.fixturenames:
+        chosen = [n for n in sorted(WORLDS) if n != "socket" or metafunc.function.__name__ in OVER_SOCKET]
+        metafunc.parametrize("world", chosen, indirect=True)
+
+
+@pytest.fixture
+def world(request: pytest.FixtureRequest) -> Iterator[UsersWorld]:
+    """A fresh world of one implementation, closed after the test."""
+    made = WORLDS[request.param]()
+    yield made
+    made.close()
 
 
 def names(records: list[OfferingUser] | tuple[OfferingUser, ...]) -> set[str]:
@@ -184,8 +222,9 @@ class TestSourceUsers:
 
 
 def b_user(world: UsersWorld, username: str) -> UserIdentity:
-    """The B user with exactly this username, read through the port."""
-    [found] = [u for u in world.target.find_users(UserMatchField.USERNAME, username) if u.username == username]
+    """The B user with exactly this username (read behind the ports' back: see the module's docstring)."""
+    found = world.b_profile(username)
+    assert found is not None, f"B has no user {username!r}"
     return found
 
 
