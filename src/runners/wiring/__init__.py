@@ -1,8 +1,8 @@
 """The composition root: configuration in, ready services out, for each mode. No work happens at import time.
 
 - :class:`Ports` bundles what one offering's services talk to on A and B; a *ports factory* builds them from
-  an :class:`~adapters.config.OfferingConfig` (:func:`memory_ports` for the in-memory fakes; the REST adapter
-  brings its own).
+  an :class:`~adapters.config.OfferingConfig` (:func:`memory_ports` for the in-memory fakes, :class:`RestPorts`
+  for Waldur's REST API).
 - :func:`build_offering` wires one offering's services (:class:`OfferingServices`); :func:`build_mode` wires every
   offering of a configuration that takes part in a mode (``order_process``, ``membership_sync``, ``report``,
   ``username_sync``).
@@ -11,6 +11,7 @@ Everything is a plain function with keyword overrides: tests pass fakes, runners
 """
 
 from runners.wiring.memory import MemoryWorld, memory_ports, memory_world
+from runners.wiring.rest import RestPorts
 from runners.wiring.root import MODES, Mode, OfferingServices, Ports, PortsFactory, build_mode, build_offering
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "OfferingServices",
     "Ports",
     "PortsFactory",
+    "RestPorts",
     "build_mode",
     "build_offering",
     "memory_ports",

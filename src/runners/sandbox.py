@@ -1,0 +1,56 @@
+"""A configuration for a federation of two emulated Waldurs (``waldur_emulator.federation``).
+
+The demo, the end-to-end tests and anyone exploring with ``fedcore emulator`` get the same file an operator
+would write for real servers: a fan-out conversion (1 node-hour on A = 128 core-hours on B), storage passed
+through, users pushed with the identity bridge and matched on the CUID, usernames reconciled.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from waldur_emulator.federation import Federation
+
+
+def federation_config(
+    fed: Federation, a_api_url: str, b_api_url: str, *, name: str = "HPC via Waldur B"
+) -> dict[str, Any]:
+    """The configuration (parsed YAML) for ``fed`` whose APIs answer at ``a_api_url`` and ``b_api_url``."""
+    return {
+        "offerings": [
+            {
+                "name": name,
+                "waldur_api_url": a_api_url,
+                "waldur_api_token": fed.a.agent_token,
+                "waldur_offering_uuid": fed.a.offering_uuid,
+                "backend_type": "waldur",
+                "order_processing_backend": "waldur",
+                "membership_sync_backend": "waldur",
+                "reporting_backend": "waldur",
+                "username_management_backend": "waldur-identity-bridge",
+                "username_reconciliation_enabled": True,
+                "verify_ssl": a_api_url.startswith("https://"),
+                "backend_settings": {
+                    "target_api_url": b_api_url,
+                    "target_api_token": fed.b.agent_token,
+                    "target_offering_uuid": fed.b.offering_uuid,
+                    "target_customer_uuid": fed.b_customer_uuid,
+                    "target_verify_ssl": b_api_url.startswith("https://"),
+                    "user_resolve_method": "identity_bridge",
+                    "identity_bridge_source": fed.isd_source,
+                    "user_match_field": "cuid",
+                    "end_date_sync_direction": "a_to_b",
+                    "limit_sync_direction": "b_to_a",
+                },
+                "backend_components": {
+                    "node_hours": {
+                        "measured_unit": "Node-hours", "accounting_type": "limit", "label": "Node hours",
+                        "unit_factor": 1, "target_components": {"cpu_k_hours": {"factor": 128}},
+                    },
+                    "storage": {
+                        "measured_unit": "TB", "accounting_type": "limit", "label": "Storage", "unit_factor": 1,
+                    },
+                },
+            }
+        ],
+    }

@@ -1,0 +1,91 @@
+"""Ports over Waldur's REST API, built from the configuration: the factory the daemon and the CLI use.
+
+One :class:`httpx.Client` per Waldur server and token is shared by every offering and every port that talks to
+it (:class:`RestPorts` keeps them and closes them). Tests and the demo pass in-process transports by API URL.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+
+import httpx
+
+from adapters.clock import SystemClock
+from adapters.config import FedcoreConfig, OfferingConfig
+from adapters.waldur import (
+    RetryPolicy,
+    SourceMarketplace,
+    SourceUsage,
+    SourceUsers,
+    TargetMarketplace,
+    TargetUsage,
+    TargetUsers,
+    Timeouts,
+    WaldurHttp,
+    make_client,
+)
+from runners.wiring.root import Ports
+
+
+class RestPorts:
+    """A ports factory over Waldur's REST API for the offerings of one configuration; close it when done.
+
+    ``transports`` maps an API URL (as the configuration normalises it, ``http://host/api/``) to an httpx
+    transport that replaces the network for that server (in-process emulators in tests and the demo).
+    """
+
+    def __init__(
+        self,
+        config: FedcoreConfig,
+        *,
+        retry: RetryPolicy | None = None,
+        transports: Mapping[str, httpx.BaseTransport] | None = None,
+    ) -> None:
+        timeouts = config.http_timeouts
+        self._timeouts = Timeouts(timeouts.connect, timeouts.read, timeouts.write, timeouts.pool)
+        self._retry = retry
+        self._transports = dict(transports or {})
+        self._clients: dict[tuple[str, str], httpx.Client] = {}
+        self._lock = threading.Lock()
+        self._clock = SystemClock()
+
+    def http(self, side: str, api_url: str, token: str, *, verify: bool, ca_bundle: str | None) -> WaldurHttp:
+        """The shared client for one server and token, wrapped for one side."""
+        key = (api_url, token)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = make_client(api_url, token, verify=verify, ca_bundle=ca_bundle, timeouts=self._timeouts,
+                                     transport=self._transports.get(api_url), name=f"Waldur {side} ({api_url})")
+                self._clients[key] = client
+        return WaldurHttp(client, side=side, retry=self._retry)
+
+    def __call__(self, offering: OfferingConfig) -> Ports:
+        """The ports of one offering."""
+        target = offering.backend_settings
+        a = self.http("A", offering.waldur_api_url, offering.waldur_api_token.reveal(),
+                      verify=offering.verify_ssl, ca_bundle=offering.ca_bundle)
+        b = self.http("B", target.target_api_url, target.target_api_token.reveal(),
+                      verify=target.target_verify_ssl, ca_bundle=target.target_ca_bundle)
+        a_market = SourceMarketplace(a, offering.waldur_offering_uuid)
+        b_market = TargetMarketplace(b, target.target_offering_uuid, target.target_customer_uuid)
+        return Ports(
+            a_orders=a_market,
+            a_resources=a_market,
+            a_users=SourceUsers(a, offering.waldur_offering_uuid),
+            a_usage=SourceUsage(a),
+            b_orders=b_market,
+            b_resources=b_market,
+            b_projects=b_market,
+            b_users=TargetUsers(b, target.target_offering_uuid),
+            b_usage=TargetUsage(b),
+            clock=self._clock,
+        )
+
+    def close(self) -> None:
+        """Close every client (their pooled connections)."""
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
