@@ -114,12 +114,28 @@ def test_user_lookups_use_waldurs_filter_for_the_field(match_field: UserMatchFie
     assert script.requests[0].url.params[key] == "ann@example.org"
 
 
-def test_the_team_is_read_by_user_uuid_never_the_role_assignments_uuid() -> None:
-    row = {"uuid": "9" * 32, "user_uuid": "c" * 32, "user_username": "ann@cuid", "role_name": "PROJECT.ADMIN",
-           "user_email": "ann@example.org"}
-    script = Script({f"GET projects/{PROJECT}/list_users/": [ok([row])]})
+TEAM_RESOURCE = "e" * 32
+RESOURCES = "GET marketplace-provider-resources/"
+TEAM = f"GET marketplace-provider-resources/{TEAM_RESOURCE}/team/"
+
+
+def test_the_team_is_the_providers_view_of_a_resource_in_the_project() -> None:
+    resources = [{"uuid": "0" * 32, "state": "Terminated"}, {"uuid": TEAM_RESOURCE, "state": "OK"}]
+    row = {"uuid": "c" * 32, "username": "ann@cuid", "role": "PROJECT.ADMIN", "email": "ann@example.org",
+           "full_name": "Ann", "url": "https://a/api/users/c/", "expiration_time": None,
+           "offering_user_username": None, "offering_user_state": None}
+    script = Script({RESOURCES: [ok(resources)], TEAM: [ok([row])]})
     [member] = SourceUsers(script.http(), OFFERING).list_team(PROJECT)
-    assert (member.user.uuid, member.user.username, member.role) == ("c" * 32, "ann@cuid", "PROJECT.ADMIN")
+    assert (member.user.uuid, member.user.username, member.user.email, member.role) == (
+        "c" * 32, "ann@cuid", "ann@example.org", "PROJECT.ADMIN")
+    assert script.requests[0].url.params["project_uuid"] == PROJECT
+    assert "page_size" not in script.requests[1].url.params  # team/ declares no paging parameters
+
+
+def test_a_project_without_a_live_resource_of_the_offering_has_no_visible_team() -> None:
+    script = Script({RESOURCES: [ok([{"uuid": TEAM_RESOURCE, "state": "Terminated"}])]})
+    with pytest.raises(NotFound, match="holds no resource of offering"):
+        SourceUsers(script.http(), OFFERING).list_team(PROJECT)
 
 
 def test_setting_a_username_is_a_patch_of_that_field_alone() -> None:
@@ -220,8 +236,8 @@ def test_a_refused_set_usage_is_not_found_only_when_the_resource_is_missing() ->
          "A GET marketplace-offering-users/", "state: unknown value 'Sleeping'"),
         ("GET users/", [{"uuid": "c" * 32, "email": "a@b"}],
          lambda h: TargetUsers(h, OFFERING).find_users(UserMatchField.EMAIL, "a@b"), "A GET users/", "$[0].username"),
-        (f"GET projects/{PROJECT}/list_users/", [{"user_uuid": "nope", "user_username": "a", "role_name": "R"}],
-         lambda h: SourceUsers(h, OFFERING).list_team(PROJECT), f"A GET projects/{PROJECT}/list_users/", "user_uuid"),
+        (RESOURCES, [{"uuid": "nope", "state": "OK"}],
+         lambda h: SourceUsers(h, OFFERING).list_team(PROJECT), "A GET marketplace-provider-resources/", "uuid"),
         ("POST identity-bridge/", {"created": True},
          lambda h: TargetUsers(h, OFFERING).push_identity("a", "isd:x", {}), "A POST identity-bridge/", "$.uuid"),
         ("POST remote-eduteams/", ["c" * 32],
@@ -265,7 +281,8 @@ def test_pages_that_are_not_json_are_invalid_answers(page: str, html: httpx.Resp
 
 def test_404s_are_not_found() -> None:
     gone = ok({"detail": "Not found."}, 404)
-    script = Script({f"GET projects/{PROJECT}/list_users/": [gone], "POST identity-bridge/remove/": [gone],
+    script = Script({RESOURCES: [ok([{"uuid": TEAM_RESOURCE, "state": "OK"}])], TEAM: [gone],
+                     "POST identity-bridge/remove/": [gone],
                      f"PATCH marketplace-offering-users/{'1' * 32}/": [gone], "POST remote-eduteams/": [gone]})
     http = script.http("B")
     calls: list[Callable[[], object]] = [
@@ -277,7 +294,7 @@ def test_404s_are_not_found() -> None:
     for call in calls:
         with pytest.raises(NotFound, match=r"Not found\."):
             call()
-    assert len(script.requests) == len(calls)  # a 404 is an answer, never retried
+    assert len(script.requests) == len(calls) + 1  # a 404 is an answer, never retried (+1: the team's resource)
 
 
 def test_403_is_a_permanent_refusal_with_waldurs_detail() -> None:

@@ -126,14 +126,21 @@ class WaldurHttp:
         query = [*params, *(("field", f) for f in fields)]
         return self.retry.call(lambda: self._json(self._send("GET", path, params=query), self.where("GET", path)))
 
-    def list(self, path: str, params: Params = (), *, fields: Iterable[str] = ()) -> list[object]:
-        """Every item of a listing, page after page (each page retried on its own)."""
+    def list(
+        self, path: str, params: Params = (), *, fields: Iterable[str] = (), declared: bool = True
+    ) -> list[object]:
+        """Every item of a listing, page after page (each page retried on its own).
+
+        ``declared=False`` is for actions whose schema declares no paging parameters although Waldur pages them
+        (``…/team/``): the first page is asked for plainly, and ``page`` is added only to follow ``next``.
+        """
         where = self.where("GET", path)
-        query = [*params, *(("field", f) for f in fields), ("page_size", str(PAGE_SIZE))]
+        paging = [("page_size", str(PAGE_SIZE))] if declared else []
+        query = [*params, *(("field", f) for f in fields), *paging]
         items: list[object] = []
         page: str | None = "1"
         while page is not None:
-            current = [*query, ("page", page)]
+            current = [*query, ("page", page)] if declared or page != "1" else list(query)
             response = self.retry.call(lambda q=current: self._send("GET", path, params=q))  # type: ignore[misc]
             body = self._json(response, where)
             if not isinstance(body, list):

@@ -18,20 +18,21 @@ from collections.abc import Collection, Mapping, Sequence
 from adapters.waldur.http import Params, WaldurHttp
 from adapters.waldur.wire import (
     OFFERING_USER_FIELDS,
-    ROLE_USER_FIELDS,
     USER_FIELDS,
     WireOfferingUser,
-    WireRoleUser,
+    WireProjectUser,
+    WireResourceRef,
     WireUser,
-    member_to_domain,
     offering_user_to_domain,
+    project_user_to_domain,
     structure_list,
     to_domain,
     user_to_domain,
     uuid_field,
 )
 from fedcore.enums import OfferingUserState, UserMatchField
-from fedcore.ids import Uuid
+from fedcore.errors import NotFound
+from fedcore.ids import Uuid, normalize_uuid
 from fedcore.model import JsonValue, Member, OfferingUser, UserIdentity
 
 OFFERING_USERS = "marketplace-offering-users/"
@@ -76,11 +77,31 @@ class SourceUsers:
         self._http.patch(f"{OFFERING_USERS}{offering_user_uuid}/", {"username": username})
 
     def list_team(self, project_uuid: Uuid) -> Sequence[Member]:
-        """``GET projects/{uuid}/list_users/``, all pages; each user by ``user_uuid``, never the role's ``uuid``."""
-        path = f"projects/{project_uuid}/list_users/"
+        """The team of an A project as the offering's provider sees it: ``marketplace-provider-resources/{uuid}/
+        team/`` of one of the offering's resources in the project (all pages; users by their own ``uuid``).
+
+        A provider's token cannot read ``projects/{uuid}/list_users/`` of a consumer's project, but it reads the
+        team of its own resources there. A project without a resource of the offering has no team fedcore may
+        see: that is NotFound, never an empty team (which would revoke everyone on B).
+        """
+        resources = "marketplace-provider-resources/"
+        where = self._http.where("GET", resources)
+        params: Params = [("offering_uuid", self.offering_uuid), ("project_uuid", project_uuid)]
+        found = structure_list(self._http.list(resources, params, fields=("uuid", "state")), WireResourceRef, where)
+        live = sorted(to_domain(where, _resource_uuid, r) for r in found if r.state != "Terminated")
+        if not live:
+            raise NotFound(f"project {project_uuid} holds no resource of offering {self.offering_uuid}", where=where)
+        path = f"{resources}{live[0]}/team/"
         where = self._http.where("GET", path)
-        rows = structure_list(self._http.list(path, fields=ROLE_USER_FIELDS), WireRoleUser, where)
-        return [to_domain(where, member_to_domain, row) for row in rows]
+        rows = structure_list(self._http.list(path, declared=False), WireProjectUser, where)
+        return [to_domain(where, project_user_to_domain, row) for row in rows]
+
+
+def _resource_uuid(resource: WireResourceRef) -> Uuid:
+    try:
+        return normalize_uuid(resource.uuid)
+    except ValueError as exc:
+        raise ValueError(f"uuid: {exc}") from None
 
 
 def _bridge_value(value: JsonValue) -> bool:

@@ -272,6 +272,30 @@ def member_to_domain(wire: WireRoleUser) -> Member:
 
 
 @attrs.frozen
+class WireProjectUser:
+    """One row of ``marketplace-provider-resources/{uuid}/team/`` (``ProjectUser``): ``uuid`` is the user's."""
+
+    uuid: str
+    username: str
+    role: str
+    email: str | None = None
+
+
+def project_user_to_domain(wire: WireProjectUser) -> Member:
+    """The domain :class:`Member`."""
+    return Member(UserIdentity(uuid=_uuid(wire.uuid, "uuid"), username=wire.username, email=wire.email or ""),
+                  wire.role)
+
+
+@attrs.frozen
+class WireResourceRef:
+    """A resource reduced to what finding one in a project needs."""
+
+    uuid: str
+    state: str
+
+
+@attrs.frozen
 class WireUser:
     """A ``User`` as fedcore reads it."""
 

@@ -8,9 +8,8 @@ worlds arrange behind the ports' back they do with each side's staff token, as o
   on B they come from the first managed source, so fedcore's token sees their offering users (Waldur's ISD rule).
 - The emulator, like Waldur, shows a non-staff token only the users who share a customer or project with it:
   B users are given a role in a "directory" project of fedcore's B organisation, so ``users/`` lists them.
-- ``projects/{uuid}/list_users/`` answers whoever sees the project; in the emulator an OFFERING.MANAGER alone does
-  not see its consumers' projects (even those holding its resources; whether 8.0.5 does is not known), so A's agent
-  is made CUSTOMER.SUPPORT of the consumer organisation where A projects are made.
+- A's agent reads a project's team as the offering's provider (``marketplace-provider-resources/{uuid}/team/``),
+  so every A project the world makes holds a resource of the offering, as the projects fedcore serves do.
 """
 
 from __future__ import annotations
@@ -59,9 +58,8 @@ class EmulatorUsersWorld:
     def __init__(self, managed: Sequence[str], *, socket: bool = False) -> None:
         self.fed: Federated = federate(components=("cpu", "ram"), socket=socket, isd_source=managed[0])
         self.managed = tuple(managed)
-        fed, a, b = self.fed.federation, self.fed.staff["A"], self.fed.staff["B"]
+        fed, b = self.fed.federation, self.fed.staff["B"]
         b.call("PATCH", f"/api/users/{fed.b.agent_uuid}/", {"managed_isds": list(managed)})
-        _grant(a, "customers", fed.consumer_customer_uuid, fed.a.agent_uuid, "CUSTOMER.SUPPORT")
         self._directory = _project(b, fed.b_customer_uuid, "Directory")
         self.source = SourceUsers(self.fed.http["A"], self.fed.offering("A"))
         self.target = TargetUsers(self.fed.http["B"], self.fed.offering("B"))
@@ -104,7 +102,11 @@ class EmulatorUsersWorld:
         """An empty project: on A in the consumer organisation, on B in fedcore's organisation."""
         fed = self.fed.federation
         customer = fed.consumer_customer_uuid if side == "A" else fed.b_customer_uuid
-        return _project(self.fed.staff[side], customer, "Team")
+        project = _project(self.fed.staff[side], customer, "Team")
+        if side == "A":  # fedcore serves projects holding the offering's resources: their team is the provider's
+            body = {"offering": self.fed.offering("A"), "project": project, "name": "res"}
+            self.fed.staff["A"].call("POST", "/api/emulator/resources/", body, expect=201)
+        return project
 
     def grant(self, side: str, project: Uuid, user: UserIdentity, role: str) -> None:
         """``add_user`` by staff."""
