@@ -9,7 +9,7 @@ from . import effects, orderflow, perms, render, render_market
 from .core import Core, caller, flag, limits_of, normalize, text, uuid_from_ref
 from .records import User
 from .records_market import Resource
-from .web import Request, Response, Router, bad_request, conflict, forbidden, order_items, paginate, retrieve
+from .web import ApiError, Request, Response, Router, bad_request, conflict, forbidden, order_items, paginate, retrieve
 
 RESOURCE_LIST_ORDERINGS: dict[str, Callable[[Resource], object]] = {
     "created": lambda r: r.created,
@@ -129,15 +129,14 @@ class ResourcesApi:
         if "limits" not in body:
             raise bad_request("limits", "This field is required.")
         limits = limits_of(body)
+        text(body, "request_comment", max_length=255)  # validated, but Waldur does not put it on the order
         if resource.state != "OK":
             raise conflict(["OK"])
+        if limits == resource.limits:
+            raise ApiError(400, ["Impossible to create update orders with limits set to exactly the same."])
+        old_limits = {"old_limits": dict(resource.limits)}
         order = orderflow.change_resource(
-            self.core,
-            resource,
-            "Update",
-            caller(request),
-            limits=limits,
-            request_comment=text(body, "request_comment") or None,
+            self.core, resource, "Update", caller(request), limits=limits, attributes=old_limits
         )
         return Response(200, {"order_uuid": order.uuid})
 
