@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections.abc import Collection, Mapping, Sequence
 
@@ -35,9 +36,11 @@ from adapters.waldur.wire import (
     uuid_field,
 )
 from fedcore.enums import OrderState
-from fedcore.errors import NotFound
+from fedcore.errors import NotFound, PermanentError, PortError
 from fedcore.ids import Uuid
 from fedcore.model import Member, NewOrder, Order, Project, ProjectKey, Resource
+
+log = logging.getLogger(__name__)
 
 OPEN_STATES = (OrderState.PENDING_PROVIDER, OrderState.EXECUTING)
 IN_FLIGHT_STATES = (
@@ -47,6 +50,18 @@ IN_FLIGHT_STATES = (
     OrderState.PENDING_START_DATE,
     OrderState.EXECUTING,
 )
+
+
+SAME_LIMITS = "exactly the same"
+"""Part of Waldur's 400 for an ``update_limits`` that would not change the limits."""
+
+
+def _same_limits(exc: PermanentError) -> bool:
+    return exc.status == 400 and SAME_LIMITS in exc.detail
+
+
+def _age(order: Order) -> tuple[dt.datetime, str]:
+    return (order.created or dt.datetime.min.replace(tzinfo=dt.UTC), order.uuid)
 
 
 def _orders(data: object, where: str) -> list[Order]:
@@ -218,10 +233,42 @@ class TargetMarketplace:
         return _order(self._http.post(path, body, idempotent=False), self._http.where("POST", path))
 
     def request_update(self, resource_uuid: Uuid, limits: Mapping[str, int], key: str) -> Uuid:
-        """``update_limits`` with the key as ``request_comment``; the new Update order's UUID."""
+        """``update_limits``; the new Update order's UUID, with the key then written into its ``attributes``.
+
+        Waldur 8.0.5 drops ``update_limits``' ``request_comment`` (sent anyway) and gives the order the attributes
+        ``{old_limits}``, so the key is added by a second call while the order is pending (best effort: the A
+        order's link, written next, is what records the B order; the key only speeds recovery from a lost answer).
+        When B answers 400 because the resource's limits already are exactly these, a submission whose answer was
+        lost has been applied: the resource's newest Update order with these limits is returned.
+        """
         path = f"marketplace-resources/{resource_uuid}/update_limits/"
-        data = self._http.post(path, {"limits": dict(limits), "request_comment": key}, idempotent=False)
-        return uuid_field(data, "order_uuid", self._http.where("POST", path))
+        try:
+            data = self._http.post(path, {"limits": dict(limits), "request_comment": key}, idempotent=False)
+        except PermanentError as exc:
+            applied = self._applied_update(resource_uuid, limits) if _same_limits(exc) else None
+            if applied is None:
+                raise
+            return applied
+        uuid = uuid_field(data, "order_uuid", self._http.where("POST", path))
+        self._stamp(uuid, key)
+        return uuid
+
+    def _stamp(self, order_uuid: Uuid, key: str) -> None:
+        path = f"marketplace-orders/{order_uuid}/"
+        try:
+            answer = json_object(self._http.get(path, fields=("attributes",)), self._http.where("GET", path))
+            kept = answer.get("attributes")
+            self._http.patch(path, {"attributes": {**(kept if isinstance(kept, dict) else {}), KEY_ATTRIBUTE: key}})
+        except PortError as exc:
+            log.warning("B Update order %s keeps no idempotency key (%s); the A order's link will record it",
+                        order_uuid, exc)
+
+    def _applied_update(self, resource_uuid: Uuid, limits: Mapping[str, int]) -> Uuid | None:
+        path = "marketplace-orders/"
+        params: Params = [("offering_uuid", self.offering_uuid), ("resource_uuid", resource_uuid), ("type", "Update")]
+        found = _orders(self._http.list(path, params, fields=ORDER_FIELDS), self._http.where("GET", path))
+        same = [o for o in found if dict(o.limits) == dict(limits)]
+        return max(same, key=_age).uuid if same else None
 
     def request_termination(self, resource_uuid: Uuid, key: str) -> Uuid:
         """``terminate`` with the key in ``attributes``; the new Terminate order's UUID."""
