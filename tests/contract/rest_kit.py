@@ -4,8 +4,8 @@ Shared by the order contract worlds (``emulator``, ``socket``), the call-budget,
 request the adapter sends, and every answer it gets, is checked against Waldur 8.0.5's schema and counted per
 operation: through a :class:`~contract.openapi_check.ValidatingTransport` in-process, or through the same checks in
 httpx event hooks when the adapter talks TCP to a served emulator (its client is then :func:`make_client`'s own).
-Set-up, A's users and B's service provider act through separate staff clients (checked, never counted); faults and
-the provider simulation go through the emulators' ``/api/emulator/`` admin API.
+Set-up, A's users and B's service provider act through separate in-process staff clients (checked, never counted);
+faults and the provider simulation go through the emulators' ``/api/emulator/`` admin API.
 """
 
 from __future__ import annotations
@@ -139,6 +139,10 @@ class Side:
         """Remove every injected fault."""
         self.admin("DELETE", "faults/")
 
+    def faults_fired(self) -> int:
+        """How many requests an injected fault has hit so far."""
+        return int(self.admin("GET", "faults/")["injected"])
+
     @property
     def calls(self) -> int:
         """How many requests the adapter sent to this side (retries included)."""
@@ -152,12 +156,10 @@ class Side:
             self.server.stop()
 
 
-def _staff_clients(base: str, name: str, emulator: Emulator, served: bool) -> tuple[httpx.Client, httpx.Client]:
+def _staff_clients(base: str, name: str, emulator: Emulator) -> tuple[httpx.Client, httpx.Client]:
+    # In-process even when the emulator is also served: arrangement is not what is under test, and the base URL
+    # (hence the Host header the emulator builds its URLs from) is the served one.
     headers = {"Authorization": f"Token {STAFF_TOKENS[name]}"}
-    if served:
-        # plain http: no TLS context to build (loading the system's CAs costs a tenth of a second per client)
-        return (httpx.Client(base_url=base, headers=headers, timeout=10.0, verify=False),
-                httpx.Client(base_url=base, headers=headers, timeout=10.0, verify=False))
     checked = ValidatingTransport(emulator.transport(), checker(), strict=True)
     return (httpx.Client(base_url=base, headers=headers, transport=checked),
             httpx.Client(base_url=base, headers=headers, transport=emulator.transport()))
@@ -177,7 +179,7 @@ def _side(name: str, emulator: Emulator, token: str, *, over_tcp: bool, retry: R
         log = []
         traffic = ValidatingTransport(_Logged(emulator.transport(), log), checker(), strict=True)
         client = make_client(base, token, timeouts=timeouts, transport=traffic, name=f"emulator {name}")
-    staff, admin = _staff_clients(base, name, emulator, server is not None)
+    staff, admin = _staff_clients(base, name, emulator)
     http = WaldurHttp(client, side=name, retry=retry)
     return Side(name, emulator, base, staff, admin, client, traffic, log, http, server)
 
@@ -311,7 +313,7 @@ class Kit:
 
 def federate(
     *,
-    over_tcp: bool = False,
+    over_tcp: bool | str = False,
     retry: RetryPolicy | None = None,
     timeouts: Timeouts | None = None,
     a_components: tuple[str, ...] = ("cpu",),
@@ -321,6 +323,9 @@ def federate(
 
     Both offerings are ``Marketplace.Slurm`` with limit components; fedcore's token on A is OFFERING.MANAGER of
     A's offering, on B the owner of the organisation it orders under.
+
+    ``over_tcp`` serves both emulators (True) or one ("A" or "B") on 127.0.0.1, and the adapter's client for that
+    side is then :func:`make_client`'s own, over TCP.
     """
     emulators = {name: Emulator(staff_token=token) for name, token in STAFF_TOKENS.items()}
     plain = {name: httpx.Client(base_url=f"http://waldur-{name.lower()}", transport=e.transport(),
@@ -329,8 +334,9 @@ def federate(
     with plain["A"], plain["B"]:
         federation = build_federation(plain["A"], plain["B"], a_components=a_components, b_components=b_components)
     policy = retry or RetryPolicy.instant()
-    a = _side("A", emulators["A"], federation.a.agent_token, over_tcp=over_tcp, retry=policy, timeouts=timeouts)
-    b = _side("B", emulators["B"], federation.b.agent_token, over_tcp=over_tcp, retry=policy, timeouts=timeouts)
+    served = {"A", "B"} if over_tcp is True else {over_tcp} if over_tcp else set()
+    a = _side("A", emulators["A"], federation.a.agent_token, over_tcp="A" in served, retry=policy, timeouts=timeouts)
+    b = _side("B", emulators["B"], federation.b.agent_token, over_tcp="B" in served, retry=policy, timeouts=timeouts)
     source = SourceMarketplace(a.http, normalize_uuid(federation.a.offering_uuid))
     target = TargetMarketplace(b.http, normalize_uuid(federation.b.offering_uuid),
                                normalize_uuid(federation.b_customer_uuid))
