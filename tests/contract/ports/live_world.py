@@ -2,13 +2,14 @@
 
 ``WALDUR_E2E_TESTS=1`` turns it on; ``WALDUR_E2E_CONFIG`` is a fedcore configuration file whose first offering
 names A's offering, B's offering and customer, and both tokens; ``WALDUR_E2E_PROJECT_A_UUID`` is a project on A
-where A's token may order. Both offerings need a limit component ``cpu`` (what the suites order).
+where A's token may order. Both offerings need a limit component ``cpu`` (what the suites order). Optionally,
+``WALDUR_E2E_B_PROVIDER_TOKEN`` is a token of B's service provider (or B's staff) for what B's provider does.
 
 The helpers act with fedcore's own tokens: A's (OFFERING.MANAGER of A's offering) places orders and, where it may,
-creates the empty projects the suites ask for; B's plays B's service provider where B lets it. A helper that a
-token may not perform skips its test, naming what is missing. Orders the world placed on A and left open are
-rejected or failed when the test ends. Requests the adapter sends are checked against Waldur 8.0.5's schema;
-answers are only recorded (a newer server may add fields), and reported as a warning.
+creates the empty projects the suites ask for; B's (or the provider token) plays B's service provider where B lets
+it. A helper that a token may not perform skips its test, naming what is missing. Orders the world placed on A and
+left open are rejected or failed when the test ends. Requests the adapter sends are checked against Waldur 8.0.5's
+schema; answers are only recorded (a newer server may add fields), and reported as a warning.
 """
 
 from __future__ import annotations
@@ -53,15 +54,18 @@ def live_problem() -> str:
 
 
 class _LiveSide:
-    """One real Waldur through fedcore's token: the adapter's HTTP, and direct calls for arrangement."""
+    """One real Waldur through fedcore's token: the adapter's HTTP, and direct calls for arrangement (made with
+    ``helper_token`` when given)."""
 
-    def __init__(self, name: str, url: str, token: str, *, verify: bool, ca_bundle: str | None) -> None:
+    def __init__(self, name: str, url: str, token: str, *, verify: bool, ca_bundle: str | None,
+                 helper_token: str = "") -> None:
         self.name = name
         self.client = make_client(url, token, verify=verify, ca_bundle=ca_bundle, name=f"Waldur {name}")
         self.traffic = HookTraffic(checker(), strict_responses=False)
         self.traffic.install(self.client)
         self.http = WaldurHttp(self.client, side=name, retry=RetryPolicy(attempts=3, timeout=60.0))
-        self.direct = make_client(url, token, verify=verify, ca_bundle=ca_bundle, name=f"Waldur {name}")
+        self.direct = make_client(url, helper_token or token, verify=verify, ca_bundle=ca_bundle,
+                                  name=f"Waldur {name}")
 
     def call(self, method: str, path: str, body: object = None, *, what: str) -> Any:
         """One arrangement request; skips the test when the token may not do ``what``."""
@@ -86,7 +90,8 @@ class LiveOrdersWorld:
         self.a = _LiveSide("A", offering.waldur_api_url, offering.waldur_api_token.reveal(),
                            verify=offering.verify_ssl, ca_bundle=offering.ca_bundle)
         self.b = _LiveSide("B", target.target_api_url, target.target_api_token.reveal(),
-                           verify=target.target_verify_ssl, ca_bundle=target.target_ca_bundle)
+                           verify=target.target_verify_ssl, ca_bundle=target.target_ca_bundle,
+                           helper_token=os.environ.get("WALDUR_E2E_B_PROVIDER_TOKEN", "").strip())
         self.offering = offering.waldur_offering_uuid
         source = SourceMarketplace(self.a.http, offering.waldur_offering_uuid)
         target_port = TargetMarketplace(self.b.http, target.target_offering_uuid, target.target_customer_uuid)
