@@ -95,8 +95,10 @@ class TargetProjects(TargetMembers, Protocol):
 class TargetOrders(Protocol):
     """B's orders of the target offering.
 
-    Where the idempotency key travels: a Create order carries it in its ``attributes``, an Update order (from
-    ``update_limits``) in its ``request_comment``, a Terminate order in the ``attributes`` of ``terminate``.
+    Where the idempotency key travels: in the B order's ``attributes``. A Create order gets it when submitted, a
+    Terminate order through ``terminate``'s ``attributes``; an Update order is given it right after
+    ``update_limits`` (Waldur 8.0.5 keeps neither attributes nor ``request_comment`` from that call), and an
+    ``update_limits`` refused because the limits already are these adopts the Update order that set them.
     Whatever the carrier, :meth:`find_orders` reads it back into :attr:`fedcore.model.Order.key`.
     """
 
