@@ -93,6 +93,8 @@ class Resource:
     """A marketplace resource. On A, ``backend_id`` holds the linked B resource's UUID once recorded.
 
     ``backend_id`` is normalised like :attr:`Order.backend_id`; :attr:`link` is the B resource UUID it names.
+    ``customer_uuid`` is the customer of the resource's project (None when the source did not show it): with
+    ``project_uuid`` it names the A project's B project (:class:`ProjectKey`).
     """
 
     uuid: Uuid = field(converter=normalize_uuid)
@@ -103,6 +105,7 @@ class Resource:
     backend_id: str = field(default="", converter=normalize_link)
     limits: Mapping[str, int] = field(factory=dict, converter=int_map)
     end_date: dt.date | None = None
+    customer_uuid: Uuid | None = field(default=None, converter=optional_uuid)
 
     @property
     def link(self) -> Uuid | None:

@@ -1,15 +1,15 @@
-"""Fault injection shared by the in-memory fakes: transient faults, "apply then fail", and crashes.
+"""Fault injection shared by the in-memory fakes: transient faults, refusals, "apply then fail", and crashes.
 
 Fakes call :meth:`Faults.before` and :meth:`Faults.after` around every port method, so tests can make a method
-fail before it acts, act and then fail (Waldur's known ``set_state_done`` 500), or kill the agent right after a
-write (:class:`Crash`), and count calls to assert call budgets.
+fail before it acts (a passing fault, or a refusal), act and then fail (Waldur's known ``set_state_done`` 500), or
+kill the agent right after a write (:class:`Crash`), and count calls to assert call budgets.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 
-from fedcore.errors import TransientError
+from fedcore.errors import PermanentError, TransientError
 
 
 class Crash(BaseException):
@@ -23,12 +23,17 @@ class Faults:
         self.calls: Counter[str] = Counter()
         self.writes = 0
         self._fail_before: Counter[str] = Counter()
+        self._refuse: Counter[str] = Counter()
         self._fail_after: Counter[str] = Counter()
         self._crash_in: int | None = None
 
     def fail_next(self, method: str, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` raise TransientError without acting."""
         self._fail_before[method] += times
+
+    def refuse_next(self, method: str, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` raise PermanentError (a 403) without acting."""
+        self._refuse[method] += times
 
     def apply_then_fail(self, method: str, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` act, then raise TransientError (the caller cannot know)."""
@@ -43,6 +48,7 @@ class Faults:
     def clear(self) -> None:
         """Stop injecting anything (counters are kept)."""
         self._fail_before.clear()
+        self._refuse.clear()
         self._fail_after.clear()
         self._crash_in = None
 
@@ -54,7 +60,7 @@ class Faults:
     @property
     def armed(self) -> bool:
         """True while any fault is pending."""
-        return bool(+self._fail_before or +self._fail_after or self._crash_in is not None)
+        return bool(+self._fail_before or +self._refuse or +self._fail_after or self._crash_in is not None)
 
     def before(self, side: str, method: str) -> None:
         """Count the call; raise if a fault is planned before it acts."""
@@ -64,6 +70,9 @@ class Faults:
             if self._fail_before[key] > 0:
                 self._fail_before[key] -= 1
                 raise TransientError("injected fault", where=name)
+            if self._refuse[key] > 0:
+                self._refuse[key] -= 1
+                raise PermanentError("injected refusal", where=name, status=403)
 
     def after(self, side: str, method: str, *, write: bool) -> None:
         """After the call acted: raise if a fault or a crash is planned after it."""

@@ -39,7 +39,10 @@ class MemorySource(Marketplace):
 
     def order_create(self, project: Project, limits: Mapping[str, int], *, name: str = "res") -> Order:
         """A user orders a new resource: a Creating resource and a pending-provider Create order."""
-        resource = Resource(self.new_uuid(), ResourceState.CREATING, self.offering_uuid, project.uuid, name=name)
+        resource = Resource(
+            self.new_uuid(), ResourceState.CREATING, self.offering_uuid, project.uuid, name=name,
+            customer_uuid=project.customer_uuid,
+        )
         self.resources[resource.uuid] = resource
         return self._new_order(
             OrderType.CREATE, project, project.customer_uuid, resource.uuid,
@@ -59,7 +62,10 @@ class MemorySource(Marketplace):
         project = self.projects[resource.project_uuid]
         target = resource.uuid
         if shadow:
-            ghost = Resource(self.new_uuid(), ResourceState.OK, self.offering_uuid, resource.project_uuid)
+            ghost = Resource(
+                self.new_uuid(), ResourceState.OK, self.offering_uuid, resource.project_uuid,
+                customer_uuid=project.customer_uuid,
+            )
             self.resources[ghost.uuid] = ghost
             target = ghost.uuid
         self._set_resource(resource, state=ResourceState.UPDATING if type_ == OrderType.UPDATE else resource.state)
@@ -168,13 +174,15 @@ class MemoryTarget(Marketplace):
         *,
         components: Collection[str] | None = None,
         faults: Faults | None = None,
+        users: dict[Uuid, UserIdentity] | None = None,
     ) -> None:
         super().__init__("B", offering_uuid, faults, uuid_prefix=0xB)
         self.customer_uuid = customer_uuid
         self.components = frozenset(components) if components is not None else None
         self.projects: dict[Uuid, Project] = {}
         self.members: dict[Uuid, list[Member]] = {}
-        self.users: dict[Uuid, UserIdentity] = {}
+        self.users: dict[Uuid, UserIdentity] = users if users is not None else {}
+        """B's people by UUID; pass a :class:`~adapters.memory.users.MemoryUsers` ``registry`` to share them."""
         self.unlisted: set[Uuid] = set()
         """B orders that batched reads miss (a paging race, a filter mismatch); single reads still find them."""
 
@@ -226,9 +234,9 @@ class MemoryTarget(Marketplace):
         return project
 
     def list_members(self, project_uuid: Uuid) -> Sequence[Member]:
-        """Every role of every user in the project."""
+        """Every role of every user in the project, each user as B knows them now."""
         self._call("list_members")
-        members = list(self._members_of(project_uuid))
+        members = [Member(self.users.get(m.user.uuid, m.user), m.role) for m in self._members_of(project_uuid)]
         self._done("list_members", write=False)
         return members
 
@@ -269,7 +277,10 @@ class MemoryTarget(Marketplace):
         if unknown:
             raise PermanentError(f'{{"limits": ["Unknown components: {", ".join(unknown)}"]}}', where="B", status=400)
         name = str(order.attributes.get("name", ""))
-        resource = Resource(self.new_uuid(), ResourceState.CREATING, self.offering_uuid, project.uuid, name=name)
+        resource = Resource(
+            self.new_uuid(), ResourceState.CREATING, self.offering_uuid, project.uuid, name=name,
+            customer_uuid=self.customer_uuid,
+        )
         self.resources[resource.uuid] = resource
         created = self._new_order(
             OrderType.CREATE, project, self.customer_uuid, resource.uuid,

@@ -81,6 +81,12 @@ class MemoryUsers:
         self._users[user.uuid] = user
         return user
 
+    @property
+    def registry(self) -> dict[Uuid, UserIdentity]:
+        """The live table of this Waldur's people, to share with the :class:`~adapters.memory.orders.MemoryTarget`
+        of the same Waldur (``MemoryTarget(..., users=b_users.registry)``) so both fakes know the same people."""
+        return self._users
+
     def user(self, user_uuid: Uuid) -> UserIdentity:
         """The user with this UUID (KeyError when absent)."""
         return self._users[user_uuid]

@@ -207,6 +207,7 @@ class WireResource:
     backend_id: str | None = None
     limits: dict[str, int] | None = None
     end_date: str | None = None
+    customer_uuid: str | None = None
 
 
 RESOURCE_FIELDS: Final = tuple(a.name for a in attrs.fields(WireResource))
@@ -223,6 +224,7 @@ def resource_to_domain(wire: WireResource) -> Resource:
         backend_id=wire.backend_id or "",
         limits=wire.limits or {},
         end_date=_date(wire.end_date, "end_date"),
+        customer_uuid=_uuid(wire.customer_uuid, "customer_uuid") if wire.customer_uuid else None,
     )
 
 

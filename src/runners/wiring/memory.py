@@ -37,18 +37,23 @@ class MemoryWorld:
 
 
 def memory_world(offering: OfferingConfig, *, faults: Faults | None = None) -> MemoryWorld:
-    """Empty in-memory Waldurs shaped by ``offering``: its UUIDs, B's components, the bridge source it uses."""
+    """Empty in-memory Waldurs shaped by ``offering``: its UUIDs, B's components, the bridge source it uses.
+
+    B's two fakes know the same people: users the identity bridge creates in ``b_users`` are the users that
+    ``b``'s project members are.
+    """
     faults = faults or Faults()
     target = offering.backend_settings
     b_components = {b for m in offering.component_mappings for b in (m.targets or [m.source])}
     source = target.identity_bridge_source
+    b_users = MemoryUsers("B", offering_uuid=target.target_offering_uuid,
+                          managed_sources=[source] if source else [], faults=faults)
     return MemoryWorld(
         a=MemorySource(offering.waldur_offering_uuid, faults=faults),
         b=MemoryTarget(target.target_offering_uuid, target.target_customer_uuid, components=b_components,
-                       faults=faults),
+                       faults=faults, users=b_users.registry),
         a_users=MemoryUsers("A", offering_uuid=offering.waldur_offering_uuid, faults=faults),
-        b_users=MemoryUsers("B", offering_uuid=target.target_offering_uuid,
-                            managed_sources=[source] if source else [], faults=faults),
+        b_users=b_users,
         a_usage=MemoryUsage("A", faults=faults),
         b_usage=MemoryUsage("B", faults=faults),
         clock=FakeClock(),
