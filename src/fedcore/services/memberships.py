@@ -8,11 +8,11 @@ stops the others.
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 
 from attrs import frozen
 
-from fedcore.enums import UserResolveMethod
+from fedcore.enums import UserMatchField, UserResolveMethod
 from fedcore.errors import NotFound, PermanentError, TransientError
 from fedcore.ids import Uuid
 from fedcore.matching import (
@@ -26,7 +26,7 @@ from fedcore.matching import (
     pick_exact,
 )
 from fedcore.memberships import ChangeKind, MembershipChange, RoleMap, plan_memberships
-from fedcore.model import UserIdentity
+from fedcore.model import Member, UserIdentity
 from fedcore.ports.users import SourceUsers, TargetMembers, TargetUsers
 from fedcore.services._outcomes import Outcomes
 
@@ -100,12 +100,37 @@ def sync_memberships(
     team = source.list_team(a_project)
     b_members = members.list_members(b_project)
     matches = resolve_users((m.user for m in team), target, settings)
+    return mirror_team(
+        b_project=b_project, team=team, b_members=b_members, matches=matches, members=members,
+        match_field=settings.identity_field, roles=roles, known=known, protected=protected,
+    )  # fmt: skip
+
+
+def mirror_team(
+    *,
+    b_project: Uuid,
+    team: Sequence[Member],
+    b_members: Sequence[Member],
+    matches: Iterable[UserMatch],
+    members: TargetMembers,
+    match_field: UserMatchField,
+    roles: RoleMap,
+    known: Iterable[UserIdentity] = (),
+    protected: Collection[Uuid] = (),
+) -> MembershipReport:
+    """Grant and revoke on the B project from reads already made: the A ``team``, the ``b_members`` and the users'
+    ``matches`` (which may cover other projects' members too: a pass resolves each person once).
+
+    The report keeps the outcomes of this team's users only.
+    """
+    mine = {m.user.uuid for m in team}
+    own = tuple(m for m in matches if m.user.uuid in mine)
     plan = plan_memberships(
         a_team=team,
-        resolved=matched_targets(matches),
+        resolved=matched_targets(own),
         b_members=b_members,
         roles=roles,
-        match_field=settings.identity_field,
+        match_field=match_field,
         known=known,
         protected=protected,
     )
@@ -113,4 +138,4 @@ def sync_memberships(
     for change in plan.changes:
         apply = members.add_member if change.kind is ChangeKind.ADD else members.remove_member
         outcomes.attempt(change, functools.partial(apply, b_project, change.user_uuid, change.role))
-    return MembershipReport(matches, tuple(outcomes.applied), tuple(outcomes.retry), tuple(outcomes.failed))
+    return MembershipReport(own, tuple(outcomes.applied), tuple(outcomes.retry), tuple(outcomes.failed))

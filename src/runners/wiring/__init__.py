@@ -12,7 +12,16 @@ Everything is a plain function with keyword overrides: tests pass fakes, runners
 
 from runners.wiring.memory import MemoryWorld, memory_ports, memory_world
 from runners.wiring.rest import RestPorts
-from runners.wiring.root import MODES, Mode, OfferingServices, Ports, PortsFactory, build_mode, build_offering
+from runners.wiring.root import (
+    MODES,
+    Mode,
+    OfferingServices,
+    Ports,
+    PortsFactory,
+    build_mode,
+    build_offering,
+    local_today,
+)
 
 __all__ = [
     "MODES",
@@ -24,6 +33,7 @@ __all__ = [
     "RestPorts",
     "build_mode",
     "build_offering",
+    "local_today",
     "memory_ports",
     "memory_world",
 ]

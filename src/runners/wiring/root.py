@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
+import zoneinfo
 from collections.abc import Callable
 
 from attrs import frozen
@@ -21,7 +23,9 @@ from fedcore.ports import (
     TargetUsage,
     TargetUsers,
 )
+from fedcore.services.membership_pass import MembershipPassReport, MembershipPorts, run_membership_pass
 from fedcore.services.orders import OrderPorts, OrderProcessor
+from fedcore.services.report_pass import ReportPassReport, ReportPorts, run_report_pass
 from fedcore.services.usernames import UsernameSyncReport, sync_username, sync_usernames
 from fedcore.settings import FederationSettings
 
@@ -58,6 +62,16 @@ class Ports:
         """The slice the order lifecycle takes."""
         return OrderPorts(self.a_orders, self.a_resources, self.b_orders, self.b_resources, self.b_projects)
 
+    @property
+    def memberships(self) -> MembershipPorts:
+        """The slice the membership pass takes."""
+        return MembershipPorts(self.a_resources, self.a_users, self.b_resources, self.b_projects, self.b_users)
+
+    @property
+    def reports(self) -> ReportPorts:
+        """The slice the report pass takes."""
+        return ReportPorts(self.a_resources, self.a_users, self.a_usage, self.b_users, self.b_usage)
+
 
 PortsFactory = Callable[[OfferingConfig], Ports]
 """Builds the ports of one offering from its configuration (tokens, URLs and UUIDs are all in it)."""
@@ -80,6 +94,24 @@ class OfferingServices:
     def sync_username(self, cuid: str) -> UsernameSyncReport:
         """Copy one person's B username onto A (for one event instead of a full listing)."""
         return sync_username(self.ports.a_users, self.ports.b_users, cuid, self.settings.match.identity_field)
+
+    def membership_pass(self) -> MembershipPassReport:
+        """One ``membership_sync`` pass: teams mirrored on B, identities released, end dates and limits in step."""
+        return run_membership_pass(self.ports.memberships, self.settings, self.conversion)
+
+    def report_pass(self, today: dt.date, periods: int) -> ReportPassReport:
+        """One ``report`` pass: B's usage onto A for ``periods`` billing periods up to ``today``'s month.
+
+        ``today`` is the date in the configured time zone (:func:`local_today`); ``periods`` is the
+        configuration's ``reporting_periods``.
+        """
+        return run_report_pass(self.ports.reports, self.settings, self.conversion, today=today, periods=periods)
+
+
+def local_today(clock: Clock, timezone: str) -> dt.date:
+    """Today's date in ``timezone`` (the configuration's ``timezone``, an IANA name) by ``clock``: the runner's
+    reading of the Clock port for the report pass, whose billing periods are months in that zone."""
+    return clock.now().astimezone(zoneinfo.ZoneInfo(timezone)).date()
 
 
 def build_offering(offering: OfferingConfig, *, ports: PortsFactory) -> OfferingServices:
