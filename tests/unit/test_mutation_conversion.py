@@ -70,6 +70,12 @@ def test_limits_of_independent_components_are_judged_in_sync_one_group_at_a_time
     assert conversion.limits_to_source({"vcpu": 1, "mem": 7}, reference={"cpu": 1, "ram": 5}) == {"cpu": 1, "ram": 7}
 
 
+def test_limits_of_a_component_sorted_after_a_fan_in_group_are_converted_too() -> None:
+    # a1 and a2 share vcpu; a3 -> mem stands alone and sorts after a2, which the walk meets as already grouped.
+    conversion = Conversion({"a1": {"vcpu": D(1)}, "a2": {"vcpu": D(1)}, "a3": {"mem": D(2)}})
+    assert conversion.limits_to_source({"vcpu": 4, "mem": 6}) == {"a1": 2, "a2": 2, "a3": 3}
+
+
 def test_limits_of_a_chain_of_shared_components_are_judged_as_one_group() -> None:
     # a1 -> {b1, b2}, a2 -> {b2, b3}, a3 -> {b3}: one connected group. b1 is out of sync, so the whole group is
     # estimated from B, although b3 alone would still be in sync with A's a3 (10 x 0.01 + 1 rounds up to 2).

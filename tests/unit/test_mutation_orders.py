@@ -61,11 +61,15 @@ def test_a_create_pass_reports_its_order_and_every_step_applied() -> None:
     assert project.description == f"Federated from project {world.project.uuid} on Waldur A"
 
 
-def test_a_pass_without_linked_orders_makes_no_batched_order_read() -> None:
+def test_a_project_creation_that_failed_after_acting_is_looked_up_again_not_duplicated() -> None:
     world = World()
-    world.a.order_create(world.project, {"cpu": 1})
-    world.run()
-    assert world.faults.calls["B.get_orders"] == 0
+    first, second = (world.a.order_create(world.project, {"cpu": n}) for n in (1, 2))
+    world.faults.apply_then_fail("create_project")  # B created the project, the answer was lost
+    report = world.run()
+    assert [o.status for o in report.outcomes] == ["retrying", "waiting"]
+    assert len(world.b.projects) == 1
+    assert world.b.orders_with_key(f"fedcore-order:{second.uuid}") != []
+    assert world.b.orders_with_key(f"fedcore-order:{first.uuid}") == []
 
 
 def test_creating_a_b_project_means_no_idempotency_listing_for_it_in_that_pass() -> None:
