@@ -1,21 +1,23 @@
-"""The ``fedcore`` console script. Subcommands register themselves here; each stays a thin wrapper."""
+"""The ``fedcore`` console script. Each subcommand lives in its own module (:mod:`runners.commands`)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 from collections.abc import Sequence
+
+from runners.commands import COMMANDS
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="fedcore", description="Waldur-to-Waldur federation agent.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    emulator = commands.add_parser("emulator", help="serve a Waldur 8.0.5 emulator (for tests, demos, sandboxes)",
-                                   description="Serve one in-memory Waldur 8.0.5 instance until SIGTERM.")
-    from waldur_emulator.cli import add_arguments, run
-
-    add_arguments(emulator)
-    emulator.set_defaults(handler=run)
+    for name, module_name, summary in COMMANDS:
+        module = importlib.import_module(module_name)
+        sub = commands.add_parser(name, help=summary, description=(module.__doc__ or summary).strip().splitlines()[0])
+        module.add_arguments(sub)
+        sub.set_defaults(handler=module.run)
     return parser
 
 

@@ -1,0 +1,13 @@
+"""The ``fedcore`` subcommands: each module has ``add_arguments(parser)`` and ``run(args) -> int``.
+
+:data:`COMMANDS` lists them in the order ``fedcore --help`` shows them; :mod:`runners.cli` registers each.
+Command modules do no work at import time: heavy imports (httpx clients, the emulator, stomp.py) happen inside
+``run``.
+"""
+
+from __future__ import annotations
+
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("emulator", "waldur_emulator.cli", "serve a Waldur 8.0.5 emulator (for tests, demos, sandboxes)"),
+)
+"""(command, module, one-line help) for every subcommand."""
