@@ -159,6 +159,13 @@ def seconds(value: float) -> float:
     return value
 
 
+def minutes(value: float) -> float:
+    """A positive, finite number of minutes."""
+    if not (0 < value < float("inf")):
+        raise ValueError(f"must be a positive number of minutes, got {value!r}")
+    return value
+
+
 def finite(value: Decimal) -> Decimal:
     """A number that is not infinite or NaN."""
     if not value.is_finite():

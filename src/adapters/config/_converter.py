@@ -31,6 +31,7 @@ from adapters.config.schema import (
     LogLevel,
     LogShippingConfig,
     OfferingConfig,
+    Periods,
     Secret,
     TargetComponentConfig,
     TargetSettings,
@@ -61,7 +62,7 @@ _ENUMS: tuple[type[enum.Enum], ...] = (
 )
 _CLASSES = (
     FedcoreConfig, HttpTimeouts, LogShippingConfig, OfferingConfig, TargetSettings, ComponentConfig,
-    TargetComponentConfig,
+    TargetComponentConfig, Periods,
 )
 
 _FIELD_CHECKS: dict[type, dict[str, Callable[[Any], Any]]] = {
@@ -75,6 +76,8 @@ _FIELD_CHECKS: dict[type, dict[str, Callable[[Any], Any]]] = {
     },
     LogShippingConfig: {"ship_interval_seconds": check.in_range(10), "buffer_size_mb": check.in_range(1)},
     HttpTimeouts: dict.fromkeys(("connect", "read", "write", "pool"), check.seconds),
+    Periods: dict.fromkeys(("order_process", "membership_sync", "report", "username_sync"),
+                           check.optional(check.minutes)),
     OfferingConfig: {
         "name": check.non_empty,
         "waldur_api_url": check.api_url,
@@ -163,6 +166,12 @@ def _structure_int(value: object, _: type) -> int:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     raise ValueError(f"must be a whole number, got {_shown(value)}")
+
+
+def _structure_float(value: object, _: type) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise ValueError(f"must be a number, got {_shown(value)}")
 
 
 def _structure_decimal(value: object, _: type) -> Decimal:
@@ -291,6 +300,7 @@ def structurer() -> cattrs.Converter:
     conv.register_structure_hook(str, _structure_str)
     conv.register_structure_hook(bool, _structure_bool)
     conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(float, _structure_float)
     conv.register_structure_hook(Decimal, _structure_decimal)
     conv.register_structure_hook(Uuid, _structure_uuid)
     conv.register_structure_hook(Secret, _structure_secret)

@@ -323,6 +323,19 @@ class HttpTimeouts:
 
 
 @frozen
+class Periods:
+    """``periods``: minutes between two passes of each mode of ``fedcore run`` (a fedcore addition).
+
+    Unset: the existing agent's environment variable for that mode, else fedcore's default (docs/running.md).
+    """
+
+    order_process: float | None = None
+    membership_sync: float | None = None
+    report: float | None = None
+    username_sync: float | None = None
+
+
+@frozen
 class FedcoreConfig:
     """A whole configuration file: the offerings fedcore serves plus the agent-wide settings."""
 
@@ -336,6 +349,7 @@ class FedcoreConfig:
     expose_backend_error_details: bool = True
     log_shipping: LogShippingConfig = LogShippingConfig()
     http_timeouts: HttpTimeouts = HttpTimeouts()
+    periods: Periods = Periods()
 
     def offering(self, name: str) -> OfferingConfig:
         """The offering called ``name``; ``KeyError`` naming the known ones otherwise."""

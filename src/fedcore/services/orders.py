@@ -6,16 +6,22 @@ batched for the REST adapter's budget: one listing of A's open orders, one batch
 (with a single read for any the batch did not return), one B project lookup and one idempotency listing per
 project, one resource listing per A project. A read that failed is remembered for the rest of the pass, so an
 outage of B costs each distinct read once per pass, not once per order.
+
+A runner may leave orders out of a pass (``skip``: orders in backoff) and may process the orders of different A
+projects concurrently (:meth:`OrderProcessor.open_pass`): orders of one project share their B project, so they are
+always processed one after the other, in listing order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
+import contextlib
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from typing import Generic, TypeVar
 
 from attrs import frozen
 
 from fedcore import lifecycle as lc
+from fedcore.enums import OrderState
 from fedcore.errors import Conflict, NotFound, PermanentError, PortError, TransientError
 from fedcore.ids import Uuid
 from fedcore.model import Order, Project, ProjectKey, Resource
@@ -35,7 +41,10 @@ class OrderOutcome:
     """What one pass did for one A order: the steps it applied and how the order's turn ended.
 
     ``duplicates`` lists B orders that carry this order's idempotency key besides the one serving it (a second
-    replica or an operator's retry created them); they are reported for repair, never adopted.
+    replica or an operator's retry created them); they are reported for repair, never adopted. ``b_order_uuid`` is
+    the B order serving this order, once known (so that logs name the same order on both sides). ``fault`` is
+    True when the turn ended because a call failed or was refused (rather than on a decision, such as waiting for
+    a busy B resource): a runner backs off from such an order.
     """
 
     order_uuid: Uuid
@@ -43,18 +52,31 @@ class OrderOutcome:
     steps: tuple[str, ...]
     end: lc.Final_
     duplicates: tuple[Uuid, ...] = ()
+    b_order_uuid: Uuid | None = None
+    fault: bool = False
 
     @property
     def status(self) -> str:
         """``completed``, ``failed``, ``rejected``, ``waiting`` or ``retrying``."""
         return _STATUS[type(self.end)]
 
+    @property
+    def reason(self) -> str:
+        """Why the turn ended so: the wait or retry reason, the failure or rejection message; "" when completed."""
+        end = self.end
+        if isinstance(end, lc.Wait | lc.Retry):
+            return end.reason
+        if isinstance(end, lc.Fail | lc.Reject):
+            return end.message
+        return ""
+
 
 @frozen
 class PassReport:
-    """The outcome of one pass over A's open orders."""
+    """The outcome of one pass over A's open orders; ``skipped`` lists the open orders left out of it."""
 
     outcomes: tuple[OrderOutcome, ...]
+    skipped: tuple[Uuid, ...] = ()
 
     def count(self, status: str) -> int:
         """How many orders ended their turn with ``status``."""
@@ -109,6 +131,14 @@ class _PassReads:
         self._keyed: dict[Uuid, _Memo[None, dict[str, lc.KeyedMatch]]] = {}
         self._a_resources = _Memo[Uuid, Sequence[Resource]](ports.a_resources.list_project_resources)
         self._b_resources = _Memo[Uuid, Resource | None](self._read_resource)
+
+    def warm(self) -> None:
+        """Make the one read every order may share (the batch of linked B orders) now, before concurrent use.
+
+        A failure is remembered like any other read and reaches the orders that need it.
+        """
+        with contextlib.suppress(PortError):
+            self._linked.get(None)
 
     def _read_linked(self, _: None) -> dict[Uuid, Order]:
         wanted = {o.link for o in self._orders if o.link is not None}
@@ -182,11 +212,32 @@ class OrderProcessor:
         self._converter = converter
         self._passthrough = tuple(passthrough_attributes)
 
-    def run_pass(self) -> PassReport:
-        """Process every open A order once. A failure to list A's orders propagates: there is nothing to do."""
-        orders = self._ports.a_orders.list_open_orders()
+    def run_pass(self, *, skip: Collection[Uuid] = ()) -> PassReport:
+        """Process every open A order once, except those in ``skip``, one after the other in listing order.
+
+        A failure to list A's orders propagates: there is nothing to do.
+        """
+        opened = self.open_pass(skip=skip)
+        return PassReport(opened.process(opened.orders), opened.skipped)
+
+    def open_pass(self, *, skip: Collection[Uuid] = ()) -> OrderPass:
+        """List A's open orders and prepare a pass over those not in ``skip``, in batches of one A project each.
+
+        The batches may be processed concurrently (:meth:`OrderPass.process`). A failure to list A's orders
+        propagates.
+        """
+        listed = tuple(self._ports.a_orders.list_open_orders())
+        excluded = frozenset(skip)
+        orders = tuple(o for o in listed if o.uuid not in excluded)
         reads = _PassReads(self._ports, orders)
-        return PassReport(tuple(self._process(order, reads) for order in orders))
+        batches: dict[Uuid, list[Order]] = {}
+        for order in orders:
+            batches.setdefault(order.project_uuid, []).append(order)
+        if len(batches) > 1 and any(o.link is not None and o.state == OrderState.EXECUTING for o in orders):
+            reads.warm()
+        skipped = tuple(o.uuid for o in listed if o.uuid in excluded)
+        return OrderPass(self, listed=listed, orders=orders, batches=tuple(tuple(b) for b in batches.values()),
+                         skipped=skipped, reads=reads)
 
     def _process(self, order: Order, reads: _PassReads) -> OrderOutcome:
         view = lc.OrderView(order)
@@ -211,25 +262,26 @@ class OrderProcessor:
                 applied.append(type(step).__name__)
                 view = lc.after_write(view, step, result)
             except TransientError as exc:
-                return self._outcome(view, applied, lc.Retry(f"transient: {exc}"))
+                return self._outcome(view, applied, lc.Retry(f"transient: {exc}"), fault=True)
             except PermanentError as exc:
                 if not isinstance(step, lc.Write | lc.Complete | lc.Fail | lc.Reject):
-                    return self._outcome(view, applied, lc.Retry(f"read refused: {exc}"))
+                    return self._outcome(view, applied, lc.Retry(f"read refused: {exc}"), fault=True)
                 end = lc.on_refusal(step, exc.detail, conflict=isinstance(exc, Conflict))
                 if isinstance(end, lc.Fail) and not isinstance(step, lc.Fail | lc.Reject | lc.Complete):
                     return self._fail_after_refusal(view, applied, end)
-                return self._outcome(view, applied, end)
-        return self._outcome(view, applied, lc.Retry("too many steps in one pass"))  # pragma: no cover
+                return self._outcome(view, applied, end, fault=True)
+        return self._outcome(view, applied, lc.Retry("too many steps in one pass"), fault=True)  # pragma: no cover
 
     def _fail_after_refusal(self, view: lc.OrderView, applied: list[str], end: lc.Fail) -> OrderOutcome:
         try:
             self._finish(view.order, end)
         except TransientError as exc:
-            return self._outcome(view, applied, lc.Retry(f"transient while failing the order: {exc}"))
+            return self._outcome(view, applied, lc.Retry(f"transient while failing the order: {exc}"), fault=True)
         except PermanentError as exc:
-            return self._outcome(view, applied, lc.Retry(f"Waldur A refused to mark the order erred: {exc}"))
+            refused = lc.Retry(f"Waldur A refused to mark the order erred: {exc}")
+            return self._outcome(view, applied, refused, fault=True)
         applied.append("Fail")
-        return self._outcome(view, applied, end)
+        return self._outcome(view, applied, end, fault=True)
 
     def _read(self, step: lc.Read, view: lc.OrderView, reads: _PassReads) -> lc.Fact | Sequence[Resource]:
         match step:
@@ -279,6 +331,49 @@ class OrderProcessor:
                 self._ports.a_orders.reject(order.uuid, message)
 
     @staticmethod
-    def _outcome(view: lc.OrderView, applied: list[str], end: lc.Final_) -> OrderOutcome:
+    def _outcome(view: lc.OrderView, applied: list[str], end: lc.Final_, *, fault: bool = False) -> OrderOutcome:
         order = view.order
-        return OrderOutcome(order.uuid, str(order.type), tuple(applied), end, view.duplicates)
+        return OrderOutcome(
+            order.uuid, str(order.type), tuple(applied), end, view.duplicates, _b_order_of(view), fault=fault
+        )
+
+
+def _b_order_of(view: lc.OrderView) -> Uuid | None:
+    """The B order serving the A order, as far as this pass knows it."""
+    for known in (view.b_order, view.keyed_order):
+        if isinstance(known, Order):
+            return known.uuid
+    return view.order.link
+
+
+class OrderPass:
+    """One pass, opened: A's open orders as listed, those to process now, in batches of one A project each.
+
+    :meth:`process` may run different batches in different threads: the one read they share is made when the
+    pass is opened, and every other read is keyed by a project, resource or order of one batch.
+    """
+
+    def __init__(
+        self,
+        processor: OrderProcessor,
+        *,
+        listed: tuple[Order, ...],
+        orders: tuple[Order, ...],
+        batches: tuple[tuple[Order, ...], ...],
+        skipped: tuple[Uuid, ...],
+        reads: _PassReads,
+    ) -> None:
+        self.listed = listed
+        """Every open A order of the offering, as listed at the start of the pass (skipped ones included)."""
+        self.orders = orders
+        """The orders this pass processes, in listing order."""
+        self.batches = batches
+        """``orders`` grouped by A project, each group in listing order."""
+        self.skipped = skipped
+        """The listed orders left out (``skip``)."""
+        self._reads = reads
+        self._processor = processor
+
+    def process(self, batch: Sequence[Order]) -> tuple[OrderOutcome, ...]:
+        """Give each order of ``batch`` (one of :attr:`batches`, or :attr:`orders`) its turn, one after the other."""
+        return tuple(self._processor._process(order, self._reads) for order in batch)
