@@ -1,7 +1,8 @@
 """fedcore's ports over Waldur 8.0.5's REST API (httpx).
 
 - :func:`~adapters.waldur.client.make_client`: the one pooled :class:`httpx.Client` per Waldur;
-- :class:`~adapters.waldur.http.WaldurHttp`: Waldur's conventions (pagination, ``field=``, retries) over it;
+- :class:`~adapters.waldur.http.WaldurHttp`: Waldur's conventions (pagination, ``field=``, retries) over it,
+  reporting each call to an optional :class:`~adapters.waldur.http.CallObserver`;
 - :class:`~adapters.waldur.orders.SourceMarketplace` (A) and :class:`~adapters.waldur.orders.TargetMarketplace`
   (B): orders, resources, projects and members;
 - :class:`~adapters.waldur.users.SourceUsers` (A) and :class:`~adapters.waldur.users.TargetUsers` (B): offering
@@ -13,12 +14,13 @@
 
 from adapters.waldur.client import Timeouts, make_client
 from adapters.waldur.errors import InvalidResponse, RateLimited
-from adapters.waldur.http import RetryPolicy, WaldurHttp
+from adapters.waldur.http import CallObserver, RetryPolicy, WaldurHttp, endpoint_template
 from adapters.waldur.orders import SourceMarketplace, TargetMarketplace
 from adapters.waldur.usage import SourceUsage, TargetUsage
 from adapters.waldur.users import SourceUsers, TargetUsers
 
 __all__ = [
+    "CallObserver",
     "InvalidResponse",
     "RateLimited",
     "RetryPolicy",
@@ -30,5 +32,6 @@ __all__ = [
     "TargetUsers",
     "Timeouts",
     "WaldurHttp",
+    "endpoint_template",
     "make_client",
 ]

@@ -9,13 +9,17 @@
   ``Retry-After``; a write that creates something is never repeated blindly (recovery goes through the
   idempotency lookup). :class:`RetryPolicy.instant` makes retries immediate, for tests.
 - Every failure leaves through :mod:`adapters.waldur.errors`.
+- An optional :class:`CallObserver` hears of every attempt (its endpoint template, status or error class and
+  duration) and of every retry: the runners' telemetry, without this module knowing about metrics.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import TypeVar
+from typing import Protocol, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
@@ -30,6 +34,30 @@ PAGE_SIZE = 300
 
 T = TypeVar("T")
 Params = Sequence[tuple[str, str]]
+
+
+_ID_SEGMENT = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}|[0-9]+")
+
+
+def endpoint_template(path: str) -> str:
+    """``path`` with every UUID segment replaced by ``{uuid}`` (and a numeric one by ``{id}``): a bounded name
+    for a call, ``marketplace-orders/{uuid}/approve_by_provider/``."""
+    segments = path.lstrip("/").split("/")
+    return "/".join(
+        ("{id}" if s.isdigit() else "{uuid}") if _ID_SEGMENT.fullmatch(s) else s for s in segments
+    )
+
+
+class CallObserver(Protocol):
+    """Hears of every HTTP attempt and every retry (the runners' telemetry satisfies it)."""
+
+    def api_call(self, server: str, method: str, endpoint: str, status: str, seconds: float) -> None:
+        """One attempt ended: ``status`` is the HTTP status (``"200"``) or the transport error's class name."""
+        ...
+
+    def retry(self, server: str, endpoint: str) -> None:
+        """A call is about to be attempted again after a passing fault."""
+        ...
 
 
 def comma(values: Iterable[str]) -> str:
@@ -83,12 +111,26 @@ class RetryPolicy:
 
 
 class WaldurHttp:
-    """One Waldur's REST API as seen by one token. ``side`` ("A" or "B") names it in every error."""
+    """One Waldur's REST API as seen by one token. ``side`` ("A" or "B") names it in every error.
 
-    def __init__(self, client: httpx.Client, *, side: str, retry: RetryPolicy | None = None) -> None:
+    ``observer`` (optional) hears of every attempt and retry, with the server named ``server`` (the side unless
+    given).
+    """
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        *,
+        side: str,
+        retry: RetryPolicy | None = None,
+        observer: CallObserver | None = None,
+        server: str | None = None,
+    ) -> None:
         self._client = client
         self.side = side
         self.retry = retry or RetryPolicy()
+        self._observer = observer
+        self.server = server or side  # how the observer names this server
 
     @property
     def base_url(self) -> str:
@@ -105,13 +147,36 @@ class WaldurHttp:
 
     def _send(self, method: str, path: str, *, params: Params = (), body: object = None) -> httpx.Response:
         where = self.where(method, path)
+        started = time.perf_counter()
         try:
             response = self._client.request(method, path.lstrip("/"), params=list(params), json=body)
         except httpx.HTTPError as exc:
+            self._observe(method, path, type(exc).__name__, started)
             raise from_exception(exc, where) from exc
+        self._observe(method, path, str(response.status_code), started)
         if response.is_success:
             return response
         raise from_response(response, where)
+
+    def _observe(self, method: str, path: str, status: str, started: float) -> None:
+        if self._observer is not None:
+            seconds = time.perf_counter() - started
+            self._observer.api_call(self.server, method, endpoint_template(path), status, seconds)
+
+    def _attempts(self, policy: RetryPolicy, path: str, attempt: Callable[[], T]) -> T:
+        """``policy.call(attempt)``, telling the observer of every attempt after the first."""
+        if self._observer is None:
+            return policy.call(attempt)
+        observer, tries = self._observer, 0
+
+        def counted() -> T:
+            nonlocal tries
+            tries += 1
+            if tries > 1:
+                observer.retry(self.server, endpoint_template(path))
+            return attempt()
+
+        return policy.call(counted)
 
     def _json(self, response: httpx.Response, where: str) -> object:
         if not response.content:
@@ -124,7 +189,9 @@ class WaldurHttp:
     def get(self, path: str, params: Params = (), *, fields: Iterable[str] = ()) -> object:
         """GET one object (retried)."""
         query = [*params, *(("field", f) for f in fields)]
-        return self.retry.call(lambda: self._json(self._send("GET", path, params=query), self.where("GET", path)))
+        return self._attempts(
+            self.retry, path, lambda: self._json(self._send("GET", path, params=query), self.where("GET", path))
+        )
 
     def list(
         self, path: str, params: Params = (), *, fields: Iterable[str] = (), declared: bool = True
@@ -141,7 +208,9 @@ class WaldurHttp:
         page: str | None = "1"
         while page is not None:
             current = [*query, ("page", page)] if declared or page != "1" else list(query)
-            response = self.retry.call(lambda q=current: self._send("GET", path, params=q))  # type: ignore[misc]
+            response = self._attempts(
+                self.retry, path, lambda q=current: self._send("GET", path, params=q)  # type: ignore[misc]
+            )
             body = self._json(response, where)
             if not isinstance(body, list):
                 raise InvalidResponse(f"a listing must be a JSON array, got {type(body).__name__}", where=where)
@@ -155,7 +224,8 @@ class WaldurHttp:
     def count(self, path: str, params: Params = ()) -> int:
         """``X-Result-Count`` of a listing, read with a one-item page."""
         where = self.where("GET", path)
-        response = self.retry.call(lambda: self._send("GET", path, params=[*params, ("page_size", "1")]))
+        query = [*params, ("page_size", "1")]
+        response = self._attempts(self.retry, path, lambda: self._send("GET", path, params=query))
         try:
             return int(response.headers["x-result-count"])
         except (KeyError, ValueError) as exc:
@@ -168,12 +238,12 @@ class WaldurHttp:
         """
         where = self.where("POST", path)
         policy = self.retry if idempotent else RetryPolicy.never()
-        return policy.call(lambda: self._json(self._send("POST", path, body=body), where))
+        return self._attempts(policy, path, lambda: self._json(self._send("POST", path, body=body), where))
 
     def patch(self, path: str, body: object) -> object:
         """PATCH fields of an object (setting a value twice is harmless: retried)."""
         where = self.where("PATCH", path)
-        return self.retry.call(lambda: self._json(self._send("PATCH", path, body=body), where))
+        return self._attempts(self.retry, path, lambda: self._json(self._send("PATCH", path, body=body), where))
 
 
 def next_page(response: httpx.Response) -> str | None:

@@ -11,7 +11,7 @@ Everything is a plain function with keyword overrides: tests pass fakes, runners
 """
 
 from runners.wiring.memory import MemoryWorld, memory_ports, memory_world
-from runners.wiring.rest import RestPorts
+from runners.wiring.rest import RestPorts, server_label
 from runners.wiring.root import (
     MODES,
     Mode,
@@ -36,4 +36,5 @@ __all__ = [
     "local_today",
     "memory_ports",
     "memory_world",
+    "server_label",
 ]

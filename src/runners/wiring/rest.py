@@ -2,18 +2,21 @@
 
 One :class:`httpx.Client` per Waldur server and token is shared by every offering and every port that talks to
 it (:class:`RestPorts` keeps them and closes them). Tests and the demo pass in-process transports by API URL.
+An optional observer (the daemon's telemetry) hears of every call, the server named by :func:`server_label`.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 import httpx
 
 from adapters.clock import SystemClock
 from adapters.config import FedcoreConfig, OfferingConfig
 from adapters.waldur import (
+    CallObserver,
     RetryPolicy,
     SourceMarketplace,
     SourceUsage,
@@ -28,11 +31,26 @@ from adapters.waldur import (
 from runners.wiring.root import Ports
 
 
+def server_label(api_url: str) -> str:
+    """How metrics and readiness name a Waldur server: its host (and port), plus any path before ``api/``.
+
+    ``https://waldur.example.org/api/`` is ``waldur.example.org``; no user information (a secret) is kept.
+    """
+    parts = urlsplit(api_url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    path = parts.path.strip("/")
+    path = path.removesuffix("api").strip("/")
+    return f"{host}/{path}" if path else host
+
+
 class RestPorts:
     """A ports factory over Waldur's REST API for the offerings of one configuration; close it when done.
 
     ``transports`` maps an API URL (as the configuration normalises it, ``http://host/api/``) to an httpx
     transport that replaces the network for that server (in-process emulators in tests and the demo).
+    ``observer`` hears of every call and retry (:class:`~adapters.waldur.CallObserver`).
     """
 
     def __init__(
@@ -41,6 +59,7 @@ class RestPorts:
         *,
         retry: RetryPolicy | None = None,
         transports: Mapping[str, httpx.BaseTransport] | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
         timeouts = config.http_timeouts
         self._timeouts = Timeouts(timeouts.connect, timeouts.read, timeouts.write, timeouts.pool)
@@ -49,6 +68,7 @@ class RestPorts:
         self._clients: dict[tuple[str, str], httpx.Client] = {}
         self._lock = threading.Lock()
         self._clock = SystemClock()
+        self._observer = observer
 
     def http(self, side: str, api_url: str, token: str, *, verify: bool, ca_bundle: str | None) -> WaldurHttp:
         """The shared client for one server and token, wrapped for one side."""
@@ -59,7 +79,8 @@ class RestPorts:
                 client = make_client(api_url, token, verify=verify, ca_bundle=ca_bundle, timeouts=self._timeouts,
                                      transport=self._transports.get(api_url), name=f"Waldur {side} ({api_url})")
                 self._clients[key] = client
-        return WaldurHttp(client, side=side, retry=self._retry)
+        return WaldurHttp(client, side=side, retry=self._retry, observer=self._observer,
+                          server=server_label(api_url))
 
     def __call__(self, offering: OfferingConfig) -> Ports:
         """The ports of one offering."""
