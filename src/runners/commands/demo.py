@@ -1,0 +1,230 @@
+"""``fedcore demo``: watch a federation work, on two emulated Waldurs served on this machine.
+
+It serves two Waldur 8.0.5 emulators on free local ports, federates them through their REST APIs, and runs
+fedcore against them over HTTP as a production run would. Then Alice orders on A (Create, Update, Terminate), B's
+provider names accounts and reports usage, Bob joins the project, and every change on A, in fedcore and on B is
+printed as it happens, followed by a side-by-side table of both Waldurs. It ends by itself (exit 0) in seconds.
+
+``--serve`` keeps both Waldurs running afterwards (``--no-story``: instead of the story) and prints their URLs,
+tokens and a configuration file for ``fedcore run``, until SIGINT or SIGTERM. No message broker is needed: fedcore
+polls (event mode is not wired yet). Signal handlers only set a flag; the main thread stops in order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from adapters.clock import SystemClock
+from runners.demo_agent import DemoAgent
+from runners.demo_story import Console, DemoInterrupted, Story
+from runners.demo_view import Reader, final_tables
+from runners.demo_world import DemoError, DemoWorld, start_world
+from runners.exitcodes import ExitCode
+from runners.wiring import Mode, local_today
+from waldur_emulator.seeding import SeedError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The demo's options."""
+    parser.add_argument("--serve", action="store_true",
+                        help="keep both Waldurs running after the story; print URLs, tokens and a config file")
+    parser.add_argument("--no-story", action="store_true", help="with --serve: set up the federation, skip the story")
+    parser.add_argument("--no-agent", action="store_true",
+                        help="with --serve: do not poll with the demo's fedcore while serving (run your own)")
+    parser.add_argument("--config-out", type=Path, default=None, metavar="FILE",
+                        help="with --serve: write the configuration here (default: a temporary file, removed at exit)")
+    parser.add_argument("--poll", type=float, default=0.2, metavar="SECONDS",
+                        help="seconds between two polls of fedcore's passes (default 0.2)")
+    parser.add_argument("--step-timeout", type=float, default=20.0, metavar="SECONDS",
+                        help="how long a step may take to reach its expected state (default 20)")
+    parser.add_argument("--provider-delay", type=float, default=0.6, metavar="SECONDS",
+                        help="how long B's simulated provider takes to finish an order (default 0.6)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Set up, tell the story, show the tables, and with ``--serve`` keep serving until a signal."""
+    if (args.no_story or args.no_agent or args.config_out) and not args.serve:
+        print("fedcore demo: --no-story, --no-agent and --config-out go with --serve", file=sys.stderr)
+        return ExitCode.CONFIG
+    console = Console(sys.stdout, time.monotonic())
+    stop = threading.Event()
+    with _signals_set(stop), _logs_shown(console):
+        console.plain("fedcore demo: two emulated Waldur 8.0.5 servers on this machine, with fedcore between them")
+        try:
+            world = start_world(provider_delay=args.provider_delay)
+        except (DemoError, SeedError, httpx.HTTPError, OSError) as exc:
+            print(f"fedcore demo: setting up the two Waldurs failed: {exc}", file=sys.stderr)
+            return ExitCode.PARTIAL
+        try:
+            return _main(args, world, console, stop)
+        finally:
+            world.close()
+
+
+def _main(args: argparse.Namespace, world: DemoWorld, console: Console, stop: threading.Event) -> int:
+    _intro(world, console, args)
+    services = world.services()
+    clock, config = SystemClock(), world.config
+    agent = DemoAgent(services, lambda: local_today(clock, config.timezone), config.reporting_periods)
+    conversion = services[Mode.ORDER_PROCESS].conversion
+    if not args.no_story:
+        story = Story(world, agent, conversion, console, stop, poll=args.poll, step_timeout=args.step_timeout,
+                      today=local_today(clock, config.timezone))
+        try:
+            followed = story.run()
+            console.plain()
+            console.plain("== Side by side: Waldur A and Waldur B now")
+            for line in final_tables(world, Reader(world.staff_a, world.staff_b), followed, conversion):
+                console.plain(line)
+        except DemoInterrupted as exc:
+            print(f"fedcore demo: interrupted during step {exc}", file=sys.stderr)
+            return ExitCode.INTERRUPTED
+        except (DemoError, httpx.HTTPError) as exc:
+            print(f"fedcore demo: FAILED: {exc}", file=sys.stderr)
+            return ExitCode.PARTIAL
+        console.plain()
+        console.plain(f"Demo finished in {console.elapsed():.1f} s: every step reached its expected state "
+                      f"({agent.passes} polls of fedcore's four passes).")
+    if args.serve:
+        return _serve(args, world, console, agent, stop)
+    return ExitCode.OK
+
+
+def _intro(world: DemoWorld, console: Console, args: argparse.Namespace) -> None:
+    fed = world.fed
+    conversion = ", ".join(f"{m.source} x{f} -> {b}" for m in world.config.offerings[0].component_mappings
+                           for b, f in sorted((m.targets or {m.source: Decimal(1)}).items()))
+    for line in (
+        f"  Waldur A  {world.a_api}  sells offering {fed.a.offering_uuid[:8]} (node_hours, storage)",
+        "            to the project 'Physics' of 'Consumer university'",
+        f"  Waldur B  {world.b_api}  provides offering {fed.b.offering_uuid[:8]} (cpu_k_hours, storage);",
+        "            fedcore orders there as owner of the organisation 'Federated from A'",
+        f"  conversion: {conversion} (1 node-hour on A = 128 core-hours on B)",
+        "  people, named on A by their CUIDs: "
+        + ", ".join(f"{p.cuid} ({p.role})" for p in world.people.values()),
+        "  Alice places the orders" + ("" if args.no_story else "; Bob joins the project later"),
+        "  B's service provider: the emulator's provider simulation (approves at once, finishes "
+        f"{args.provider_delay:g} s later)",
+        f"  fedcore: polling mode (event mode is not wired yet), one pass of each mode every {args.poll:g} s:",
+        f"           {', '.join(DemoAgent.POLLS)}; over HTTP with RestPorts as in production,",
+        "           so it warns that both Waldurs speak plain HTTP",
+    ):
+        console.plain(line)
+
+
+def _serve(args: argparse.Namespace, world: DemoWorld, console: Console, agent: DemoAgent,
+           stop: threading.Event) -> int:
+    chosen: Path | None = args.config_out
+    folder = None if chosen else Path(tempfile.mkdtemp(prefix="fedcore-demo-"))
+    path = chosen or Path(folder or ".") / "config.yaml"
+    try:
+        _write_config(path, world)
+        for line in _serve_lines(world, path, args):
+            console.plain(line)
+        while not stop.wait(args.poll):
+            if not args.no_agent:
+                for line in agent.tick():
+                    console.say("fedcore", line)
+        console.plain("fedcore demo: stopping (signal received)")
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+    return ExitCode.OK
+
+
+def _serve_lines(world: DemoWorld, path: Path, args: argparse.Namespace) -> list[str]:
+    fed, alice = world.fed, world.people["alice"]
+    agent = ("the demo's fedcore keeps polling; start it with --no-agent to run your own" if not args.no_agent
+             else "nothing serves the offering: run fedcore yourself")
+    return [
+        "",
+        "== Serving until Ctrl-C (SIGINT) or SIGTERM",
+        f"  Waldur A         {world.a_api}",
+        f"  A staff token    {world.a_staff_token}",
+        f"  A fedcore token  {fed.a.agent_token}   (OFFERING.MANAGER of offering {fed.a.offering_uuid})",
+        f"  A alice token    {alice.token}   (PROJECT.MANAGER of project {fed.consumer_project_uuid})",
+        f"  Waldur B         {world.b_api}",
+        f"  B staff token    {world.b_staff_token}",
+        f"  B fedcore token  {fed.b.agent_token}   (owner of customer {fed.b_customer_uuid}, offering "
+        f"{fed.b.offering_uuid})",
+        f"  config file      {path}",
+        "",
+        f"  fedcore run -c {path} -m order_process",
+        f"  curl -s -H 'Authorization: Token {alice.token}' {world.a_api}marketplace-orders/",
+        f"  curl -s -H 'Authorization: Token {world.b_staff_token}' {world.b_api}marketplace-resources/",
+        f"  fedcore: {agent}",
+    ]
+
+
+def _write_config(path: Path, world: DemoWorld) -> None:
+    """The federation's configuration, tokens included (the emulators' own, gone when they stop), mode 0600."""
+    text = yaml.safe_dump(_plain(world.config_data), sort_keys=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+@contextmanager
+def _signals_set(stop: threading.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM only set ``stop`` (in the main thread; elsewhere signals are left alone)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_signal(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+class _ConsoleLog(logging.Handler):
+    """Log records as timed lines of the demo, so they read in order with the rest even through a pipe."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(logging.WARNING)
+        self._console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._console.say("log", f"{record.levelname} {record.name}: {record.getMessage()}")
+
+
+@contextmanager
+def _logs_shown(console: Console) -> Iterator[None]:
+    """fedcore's own warnings (plain HTTP, for one) among the demo's lines, for the demo's duration."""
+    handler = _ConsoleLog(console)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
