@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from importlib import metadata
 
 import attrs
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
@@ -58,6 +58,9 @@ class PrometheusTelemetry:
     """
 
     def __init__(self, registry: CollectorRegistry | None = None, *, clock: Callable[[], float] = time.time) -> None:
+        # No ``*_created`` series (process-wide in prometheus-client): they double every counter and histogram,
+        # and Prometheus handles counter resets without them.
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus-client leaves it unannotated
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self._clock = clock
         self._lock = threading.Lock()
