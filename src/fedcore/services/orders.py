@@ -43,8 +43,8 @@ class OrderOutcome:
     ``duplicates`` lists B orders that carry this order's idempotency key besides the one serving it (a second
     replica or an operator's retry created them); they are reported for repair, never adopted. ``b_order_uuid`` is
     the B order serving this order, once known (so that logs name the same order on both sides). ``fault`` is
-    True when the turn ended because a call failed or was refused (rather than on a decision, such as waiting for
-    a busy B resource): a runner backs off from such an order.
+    True when the turn ended because a call failed or was refused and the order stays open to be tried again
+    (rather than on a decision, such as waiting for a busy B resource): a runner backs off from such an order.
     """
 
     order_uuid: Uuid
@@ -281,7 +281,7 @@ class OrderProcessor:
             refused = lc.Retry(f"Waldur A refused to mark the order erred: {exc}")
             return self._outcome(view, applied, refused, fault=True)
         applied.append("Fail")
-        return self._outcome(view, applied, end, fault=True)
+        return self._outcome(view, applied, end)
 
     def _read(self, step: lc.Read, view: lc.OrderView, reads: _PassReads) -> lc.Fact | Sequence[Resource]:
         match step:

@@ -8,6 +8,7 @@ Command modules do no work at import time: heavy imports (httpx clients, the emu
 from __future__ import annotations
 
 COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("run", "runners.commands.run", "run the federation: orders, memberships, usage, usernames (--once: one pass)"),
     ("emulator", "waldur_emulator.cli", "serve a Waldur 8.0.5 emulator (for tests, demos, sandboxes)"),
 )
 """(command, module, one-line help) for every subcommand."""

@@ -1,0 +1,199 @@
+"""fedcore's daemon as a library: every offering of a configuration, in every chosen mode, in one process.
+
+    daemon = Daemon(config, ports=RestPorts(config), modes=["order_process"])
+    report = daemon.tick()                  # one pass of every due job (all of them on the first call)
+    code = daemon.run_until_stopped()       # passes on schedule until daemon.stop(); returns an ExitCode
+
+A *job* is one offering in one mode. Each job runs on its own schedule (:class:`~runners.schedule.Scheduler`) in
+its own thread, so a slow or failing offering never holds up another; the order batches of all offerings (one A
+project each) share one bounded worker pool. Orders whose turn ended on a failing call back off exponentially
+(:class:`~runners.schedule.OrderBackoff`) while the others go on every pass.
+
+:meth:`Daemon.stop` only sets a flag (signal handlers call it): no new job or order batch starts, the jobs in
+flight finish, and :meth:`~Daemon.run_until_stopped` returns once they have, or when ``shutdown_timeout`` runs out.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+from attrs import frozen
+
+from adapters.config import FedcoreConfig
+from runners.exitcodes import ExitCode
+from runners.jobs import JobContext, JobResult, run_job
+from runners.schedule import BackoffPolicy, OrderBackoff, Period, Scheduler, resolve_periods
+from runners.telemetry import NullTelemetry, Telemetry
+from runners.wiring import Mode, OfferingServices, PortsFactory, build_offering
+from runners.wiring.root import takes_part
+
+T = TypeVar("T")
+
+DEFAULT_WORKERS = 4
+"""Order batches processed at once, across all offerings."""
+
+
+@frozen(eq=False)
+class Job:
+    """One offering in one mode (compared by identity)."""
+
+    services: OfferingServices
+    mode: Mode
+
+    @property
+    def name(self) -> str:
+        """``<offering>/<mode>``."""
+        return f"{self.services.name}/{self.mode}"
+
+
+@frozen
+class TickReport:
+    """What one :meth:`Daemon.tick` ran, and the exit code ``fedcore run --once`` gives for it."""
+
+    results: tuple[JobResult, ...]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """``UNREACHABLE`` when a pass could not start, ``PARTIAL`` when one left something undone, else ``OK``."""
+        if any(r.unreachable for r in self.results):
+            return ExitCode.UNREACHABLE
+        if not all(r.ok for r in self.results):
+            return ExitCode.PARTIAL
+        return ExitCode.OK
+
+
+class _Inline(cf.Executor):
+    """Runs each task at once in the caller's thread (``workers=1``: tests, embedding without threads)."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> cf.Future[T]:
+        future: cf.Future[T] = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # handed to whoever reads the future, as a thread pool would
+            future.set_exception(exc)
+        return future
+
+
+def modes_in(config: FedcoreConfig) -> tuple[Mode, ...]:
+    """The modes at least one offering of ``config`` takes part in."""
+    return tuple(m for m in Mode if any(takes_part(o, m) for o in config.offerings))
+
+
+class Daemon:
+    """Every offering of ``config`` that takes part in ``modes`` (default: every mode one does), on schedule.
+
+    ``ports`` builds each offering's ports (:class:`~runners.wiring.RestPorts` for real Waldurs); ``telemetry``
+    hears of every pass and order; ``periods`` (seconds per mode) default to the configuration's ``periods``,
+    then the agent's environment variables in ``environ``, then fedcore's defaults. ``workers=1`` runs every job
+    and order in the calling thread. ``monotonic`` and ``wall`` are the clocks (tests pass fakes).
+    """
+
+    def __init__(
+        self,
+        config: FedcoreConfig,
+        *,
+        ports: PortsFactory,
+        modes: Iterable[Mode | str] | None = None,
+        telemetry: Telemetry | None = None,
+        periods: Mapping[Mode, float] | None = None,
+        environ: Mapping[str, str] | None = None,
+        workers: int = DEFAULT_WORKERS,
+        backoff: BackoffPolicy | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        self.config = config
+        self.modes = tuple(Mode(m) for m in modes) if modes is not None else modes_in(config)
+        self.periods: dict[Mode, Period] = resolve_periods(config.periods, os.environ if environ is None else environ)
+        if periods is not None:
+            self.periods.update({m: Period(m, s / 60.0, "given") for m, s in periods.items()})
+        self.telemetry: Telemetry = telemetry or NullTelemetry()
+        self.backoff = OrderBackoff(backoff)
+        self.jobs = self._wire(config, ports)
+        self._monotonic = monotonic
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._lock = threading.RLock()  # re-entered when an inline job finishes inside _start
+        self._scheduler = Scheduler({job: self.periods[job.mode].seconds for job in self.jobs})
+        self._running: dict[Job, cf.Future[JobResult]] = {}
+        threaded = workers > 1
+        self._job_pool: cf.Executor = (
+            cf.ThreadPoolExecutor(max_workers=max(1, len(self.jobs)), thread_name_prefix="fedcore-job")
+            if threaded else _Inline()
+        )  # fmt: skip
+        order_pool = cf.ThreadPoolExecutor(workers, thread_name_prefix="fedcore-orders") if threaded else _Inline()
+        self._order_pool = order_pool
+        self._context = JobContext(
+            self.telemetry, self.backoff, order_pool, self._stop.is_set, timezone=config.timezone,
+            reporting_periods=config.reporting_periods, monotonic=monotonic, wall=wall,
+        )  # fmt: skip
+
+    def _wire(self, config: FedcoreConfig, ports: PortsFactory) -> tuple[Job, ...]:
+        jobs: list[Job] = []
+        for offering in config.offerings:
+            chosen = [m for m in self.modes if takes_part(offering, m)]
+            if chosen:
+                services = build_offering(offering, ports=ports)
+                jobs.extend(Job(services, mode) for mode in chosen)
+        return tuple(jobs)
+
+    @property
+    def stopping(self) -> bool:
+        """True once :meth:`stop` was called."""
+        return self._stop.is_set()
+
+    def stop(self) -> None:
+        """Ask the daemon to stop: no new pass or order batch starts. Safe from a signal handler or any thread."""
+        self._stop.set()
+        self._wake.set()
+
+    def tick(self) -> TickReport:
+        """Run every job that is due (every job on the first call) once, and wait for them all."""
+        with self._lock:
+            started = [self._start(job) for job in self._scheduler.due(self._monotonic())]
+        return TickReport(tuple(future.result() for future in started))
+
+    def run_until_stopped(self, *, shutdown_timeout: float = 30.0) -> ExitCode:
+        """Run each job on its schedule until :meth:`stop`; then let the passes in flight finish.
+
+        Returns ``OK`` once they did, or ``INTERRUPTED`` when ``shutdown_timeout`` seconds were not enough: their
+        threads are still working, so the caller should end the process at once (``os._exit``).
+        """
+        while not self._stop.is_set():
+            with self._lock:
+                for job in self._scheduler.due(self._monotonic()):
+                    self._start(job)
+                wait = self._scheduler.seconds_to_next(self._monotonic())
+            self._wake.wait(wait)
+            self._wake.clear()
+        with self._lock:
+            running = list(self._running.values())
+        _, pending = cf.wait(running, timeout=shutdown_timeout)
+        return ExitCode.INTERRUPTED if pending else ExitCode.OK
+
+    def close(self) -> None:
+        """Stop the worker pools (without waiting for work still running)."""
+        self._stop.set()
+        self._job_pool.shutdown(wait=False, cancel_futures=True)
+        self._order_pool.shutdown(wait=False, cancel_futures=True)
+
+    def _start(self, job: Job) -> cf.Future[JobResult]:
+        """Start ``job`` (the caller holds the lock)."""
+        self._scheduler.started(job, self._monotonic())
+        future = self._job_pool.submit(run_job, job.services, job.mode, self._context)
+        self._running[job] = future
+        future.add_done_callback(lambda _f, j=job: self._finished(j))  # type: ignore[misc]
+        return future
+
+    def _finished(self, job: Job) -> None:
+        with self._lock:
+            self._scheduler.finished(job)
+            self._running.pop(job, None)
+        self._wake.set()

@@ -1,0 +1,222 @@
+"""One job of the daemon: one pass of one mode for one offering, logged, counted and judged.
+
+:func:`run_job` never raises: a pass that could not start (its first read failed: the server is down or refuses
+the token) or that hit a bug is logged and reported as failed, so one offering never stops the others. Order
+passes hand their batches (one A project each) to the daemon's bounded worker pool and keep the backoff table.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
+
+from attrs import define, frozen
+
+from fedcore.errors import PortError
+from fedcore.model import Order
+from fedcore.services.membership_pass import MembershipPassReport
+from fedcore.services.orders import OrderOutcome, OrderPass
+from fedcore.services.report_pass import ReportPassReport
+from runners.logs import order_context
+from runners.schedule import OrderBackoff
+from runners.telemetry import Telemetry
+from runners.wiring import Mode, OfferingServices, local_today
+
+log = logging.getLogger("fedcore.daemon")
+orders_log = logging.getLogger("fedcore.orders")
+
+
+@frozen
+class JobResult:
+    """How one pass went. ``ok``: every item succeeded. ``unreachable``: the pass could not start (``error``)."""
+
+    offering: str
+    mode: Mode
+    ok: bool
+    seconds: float
+    summary: str = ""
+    unreachable: bool = False
+    error: str = ""
+
+
+@define
+class JobContext:
+    """What every job shares: telemetry, the backoff table, the order pool, clocks and the stop flag."""
+
+    telemetry: Telemetry
+    backoff: OrderBackoff
+    order_pool: Executor
+    stopping: Callable[[], bool]
+    timezone: str = "UTC"
+    reporting_periods: int = 2
+    monotonic: Callable[[], float] = time.monotonic
+    wall: Callable[[], float] = time.time
+
+
+def run_job(services: OfferingServices, mode: Mode, ctx: JobContext) -> JobResult:
+    """One pass of ``mode`` for one offering; never raises."""
+    where = {"offering": services.name, "mode": str(mode)}
+    started = ctx.monotonic()
+    try:
+        ok, summary = _PASSES[mode](services, ctx)
+    except PortError as exc:
+        log.error("%s pass could not run: %s", mode, exc, extra=where)
+        result = JobResult(services.name, mode, False, ctx.monotonic() - started, unreachable=True, error=str(exc))
+    except Exception as exc:  # a bug in one offering's pass must not stop the others: logged with its traceback
+        log.exception("%s pass crashed", mode, extra=where)
+        result = JobResult(services.name, mode, False, ctx.monotonic() - started, error=repr(exc))
+    else:
+        (log.info if ok else log.warning)("%s pass %s: %s", mode, "done" if ok else "incomplete", summary,
+                                          extra=where)
+        result = JobResult(services.name, mode, ok, ctx.monotonic() - started, summary)
+    ctx.telemetry.pass_finished(services.name, str(mode), result.seconds, result.ok, ctx.wall())
+    return result
+
+
+# order_process -------------------------------------------------------------------------------------------------
+
+
+def _orders(services: OfferingServices, ctx: JobContext) -> tuple[bool, str]:
+    name = services.name
+    opened = services.orders.open_pass(skip=ctx.backoff.blocked(name, ctx.monotonic()))
+    _report_waiting(services, opened.listed, ctx)
+    futures = [ctx.order_pool.submit(_batch, services, opened, batch, ctx) for batch in opened.batches]
+    outcomes = [o for f in futures for o in f.result()]
+    ctx.backoff.keep_only(name, {o.uuid for o in opened.listed})
+    unstarted = len(opened.orders) - len(outcomes)
+    counts = _counts(o.status for o in outcomes)
+    faults = sum(1 for o in outcomes if o.fault)
+    summary = f"{len(opened.listed)} open order(s): {counts or 'none processed'}"
+    if opened.skipped:
+        summary += f"; {len(opened.skipped)} in backoff"
+    if faults:
+        summary += f"; {faults} failed call(s)"
+    if unstarted:
+        summary += f"; {unstarted} not started (stopping)"
+    return faults == 0 and unstarted == 0, summary
+
+
+def _report_waiting(services: OfferingServices, listed: Sequence[Order], ctx: JobContext) -> None:
+    now = services.ports.clock.now()
+    created = [o.created for o in listed if o.created is not None]
+    oldest = max(0.0, (now - min(created)).total_seconds()) if created else 0.0
+    ctx.telemetry.orders_waiting(services.name, len(listed), oldest)
+
+
+def _batch(
+    services: OfferingServices, opened: OrderPass, batch: Sequence[Order], ctx: JobContext
+) -> list[OrderOutcome]:
+    """The orders of one A project, one after the other; none is started once the daemon is stopping."""
+    outcomes = []
+    for order in batch:
+        if ctx.stopping():
+            break
+        [outcome] = opened.process([order])
+        _after_order(services.name, outcome, ctx)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _after_order(offering: str, outcome: OrderOutcome, ctx: JobContext) -> None:
+    trouble = ctx.backoff.record(offering, outcome.order_uuid, fault=outcome.fault, error=outcome.reason,
+                                 now=ctx.monotonic())
+    ctx.telemetry.order_finished(offering, outcome.order_type, outcome.status)
+    extra = order_context(offering, outcome.order_uuid, outcome.b_order_uuid, outcome.order_type)
+    steps = f" after {', '.join(outcome.steps)}" if outcome.steps else ""
+    if trouble is not None:
+        orders_log.warning("order %s%s (attempt %d, next try in %.0f s): %s", outcome.status, steps,
+                           trouble.attempts, ctx.backoff.policy.delay(trouble.attempts), outcome.reason, extra=extra)
+    elif outcome.status in ("failed", "rejected"):
+        orders_log.warning("order %s%s: %s", outcome.status, steps, outcome.reason, extra=extra)
+    elif outcome.steps:
+        orders_log.info("order %s%s%s", outcome.status, steps, f": {outcome.reason}" if outcome.reason else "",
+                        extra=extra)
+    else:
+        orders_log.debug("order %s: %s", outcome.status, outcome.reason, extra=extra)
+    if outcome.duplicates:
+        orders_log.warning("other B orders carry this order's key and were left alone: %s",
+                           ", ".join(outcome.duplicates), extra=extra)
+
+
+# membership_sync, report, username_sync ------------------------------------------------------------------------
+
+
+def _memberships(services: OfferingServices, _: JobContext) -> tuple[bool, str]:
+    report = services.membership_pass()
+    return _membership_verdict(services.name, report)
+
+
+def _membership_verdict(offering: str, report: MembershipPassReport) -> tuple[bool, str]:
+    problems: list[str] = []
+    changes = applied = 0
+    for project in report.projects:
+        # Skips that start with "no " are decisions (no B project yet), not failures of a read.
+        if project.skipped and (project.transient or not project.skipped.startswith("no ")):
+            problems.append(f"A project {project.project_uuid}: {project.skipped}")
+        if project.report is not None:
+            applied += len(project.report.applied)
+            changes += len(project.report.applied) + len(project.report.retry) + len(project.report.failed)
+            problems += [f"B project {project.b_project_uuid}: {f.change.kind} {f.change.role} for user "
+                         f"{f.change.user_uuid}: {f.detail}" for f in (*project.report.retry, *project.report.failed)]
+            problems += [f"user {m.user.username}: {m.detail or m.status}" for m in project.report.failed_users]
+    problems += [f"release of {f.removal.username}: {f.detail}"
+                 for f in (*report.removal_retry, *report.removal_failed)]
+    pairs = report.resources
+    problems += [f"{f.item.name}: {f.detail}" for f in (*pairs.retry, *pairs.failed)]
+    problems += [f"A resource {s.a_resource}: {s.reason}" for s in pairs.skipped if s.transient]
+    for problem in problems:
+        log.warning("membership_sync: %s", problem, extra={"offering": offering, "mode": "membership_sync"})
+    summary = (f"{len(report.projects)} federated project(s), {applied}/{changes} role change(s) applied, "
+               f"{len(report.removed)} identity release(s), {len(pairs.applied)} pair write(s)")
+    return not problems, summary + (f"; {len(problems)} problem(s)" if problems else "")
+
+
+def _report(services: OfferingServices, ctx: JobContext) -> tuple[bool, str]:
+    today = local_today(services.ports.clock, ctx.timezone)
+    report = services.report_pass(today, ctx.reporting_periods)
+    return _report_verdict(services.name, report)
+
+
+def _report_verdict(offering: str, report: ReportPassReport) -> tuple[bool, str]:
+    where = {"offering": offering, "mode": "report"}
+    for item in report.items:
+        if item.complete:
+            continue
+        detail = item.skipped or "; ".join(f"{f.step}: {f.detail}" for f in (
+            *(item.report.retry if item.report else ()), *(item.report.failed if item.report else ())))
+        log.warning("usage of A resource %s for %s not reported: %s", item.a_resource,
+                    f"{item.billing_period:%Y-%m}", detail, extra=where)
+    written = sum(len(i.report.written) for i in report.items if i.report is not None)
+    periods = ", ".join(f"{p:%Y-%m}" for p in report.periods)
+    done = sum(1 for i in report.items if i.complete)
+    return report.complete, f"{done}/{len(report.items)} resource-period(s) in step ({periods}), {written} write(s)"
+
+
+def _usernames(services: OfferingServices, _: JobContext) -> tuple[bool, str]:
+    report = services.sync_usernames()
+    where = {"offering": services.name, "mode": "username_sync"}
+    for failure in (*report.retry, *report.failed):
+        log.warning("username of %s not copied to A: %s", failure.patch.cuid, failure.detail, extra=where)
+    for key in report.ambiguous:
+        log.warning("username of %s not copied: several people match", key, extra=where)
+    summary = f"{len(report.applied)} username(s) copied to A"
+    if not report.complete:
+        summary += f", {len(report.retry) + len(report.failed)} not"
+    return report.complete, summary
+
+
+def _counts(statuses: Iterable[str]) -> str:
+    tally: dict[str, int] = {}
+    for status in statuses:
+        tally[status] = tally.get(status, 0) + 1
+    return ", ".join(f"{n} {s}" for s, n in sorted(tally.items()))
+
+
+_PASSES: dict[Mode, Callable[[OfferingServices, JobContext], tuple[bool, str]]] = {
+    Mode.ORDER_PROCESS: _orders,
+    Mode.MEMBERSHIP_SYNC: _memberships,
+    Mode.REPORT: _report,
+    Mode.USERNAME_SYNC: _usernames,
+}
