@@ -10,5 +10,6 @@ from __future__ import annotations
 COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("run", "runners.commands.run", "run the federation: orders, memberships, usage, usernames (--once: one pass)"),
     ("emulator", "waldur_emulator.cli", "serve a Waldur 8.0.5 emulator (for tests, demos, sandboxes)"),
+    ("validate", "runners.commands.validate", "check a configuration file (--check-connectivity: tokens and rights)"),
 )
 """(command, module, one-line help) for every subcommand."""
