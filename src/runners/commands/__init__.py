@@ -11,5 +11,6 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("run", "runners.commands.run", "run the federation: orders, memberships, usage, usernames (--once: one pass)"),
     ("emulator", "waldur_emulator.cli", "serve a Waldur 8.0.5 emulator (for tests, demos, sandboxes)"),
     ("validate", "runners.commands.validate", "check a configuration file (--check-connectivity: tokens and rights)"),
+    ("status", "runners.commands.status", "each A resource beside its B resource, drift, orders in flight"),
 )
 """(command, module, one-line help) for every subcommand."""
