@@ -6,7 +6,7 @@
 | 1 | ``PARTIAL`` | the pass ran, but some items failed or must be retried (details in the log and report) |
 | 2 | ``CONFIG`` | the configuration (or the command line) is invalid; nothing was done |
 | 3 | ``UNREACHABLE`` | a Waldur could not be reached or refused fedcore's token; nothing could be decided |
-| 4 | ``CHECK_FAILED`` | ``validate --check-connectivity`` found a missing right or a failing server |
+| 4 | ``CHECK_FAILED`` | ``validate --check-connectivity`` found a missing right; ``status --fail-on-drift``: drift |
 | 130 | ``INTERRUPTED`` | stopped by a second SIGINT/SIGTERM before in-flight work finished |
 """
 

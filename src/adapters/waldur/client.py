@@ -2,8 +2,9 @@
 
 Timeouts for connect, read, write and pool are explicit (the existing agent sets none towards B); TLS
 verification is on unless the configuration turns it off (then :func:`make_client` warns, loudly, once per
-client); a CA bundle may replace the system's; connections are pooled and kept alive; every request names
-fedcore and its version in ``User-Agent`` and carries the token in ``Authorization`` only.
+``https://`` client; plain ``http://``, as in a sandbox, has nothing to verify); a CA bundle may replace the
+system's; connections are pooled and kept alive; every request names fedcore and its version in ``User-Agent``
+and carries the token in ``Authorization`` only.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def make_client(
 
     ``transport`` replaces the network (tests, the in-process emulator); ``name`` only labels the warning.
     """
-    if not verify:
+    if not verify and api_url.startswith("https://"):
         log.warning("TLS certificate verification is OFF for %s (%s): anyone on the path can read and change "
                     "fedcore's traffic and its token. Set verify_ssl: true, or give a CA bundle.", name, api_url)
     tls: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_bundle) if ca_bundle and verify else verify
