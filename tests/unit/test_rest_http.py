@@ -209,3 +209,15 @@ def test_the_idempotency_key_travels_where_waldur_keeps_it() -> None:
         "attributes": {"fedcore_order_key": "fedcore-order:t"}}
     plan_reads = [r for r in recorder.requests if r.url.path.endswith("/plans/")]
     assert len(plan_reads) == 1  # B's plan is looked up once per offering
+
+
+def test_turning_tls_verification_off_is_loud_for_https_and_quiet_for_plain_http(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level("WARNING"):
+        make_client("https://waldur.example/api/", TOKEN, verify=False, name="Waldur B").close()
+        make_client("http://127.0.0.1:8000/api/", TOKEN, verify=False).close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "TLS certificate verification is OFF for Waldur B" in warnings[0]
+    assert TOKEN not in warnings[0]
