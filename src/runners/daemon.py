@@ -16,6 +16,7 @@ flight finish, and :meth:`~Daemon.run_until_stopped` returns once they have, or 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import logging
 import os
 import threading
 import time
@@ -33,6 +34,8 @@ from runners.wiring import Mode, OfferingServices, PortsFactory, build_offering
 from runners.wiring.root import takes_part
 
 T = TypeVar("T")
+
+log = logging.getLogger("fedcore.daemon")
 
 DEFAULT_WORKERS = 4
 """Order batches processed at once, across all offerings."""
@@ -175,6 +178,7 @@ class Daemon:
             self._wake.clear()
         with self._lock:
             running = list(self._running.values())
+        log.info("stopping: %d pass(es) in flight, waiting up to %g s for them", len(running), shutdown_timeout)
         _, pending = cf.wait(running, timeout=shutdown_timeout)
         return ExitCode.INTERRUPTED if pending else ExitCode.OK
 

@@ -12,6 +12,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -56,6 +57,15 @@ class Fedcore:
         return subprocess.run([sys.executable, "-m", "runners.cli", *args], capture_output=True, text=True,
                               env=self.env, timeout=timeout, check=False)
 
+    def run_all(self, *commands: list[str], timeout: float = 60.0) -> list[subprocess.CompletedProcess[str]]:
+        """Run several command lines at once (each its own process); their results, in order."""
+        started = [(args, self.start(*args)) for args in commands]
+        done = []
+        for args, process in started:
+            out, err = process.communicate(timeout=timeout)
+            done.append(subprocess.CompletedProcess(args, process.returncode, out, err))
+        return done
+
     def start(self, *args: str) -> subprocess.Popen[str]:
         """Start in the background (stdout and stderr to pipes)."""
         return subprocess.Popen([sys.executable, "-m", "runners.cli", *args], stdout=subprocess.PIPE,
@@ -67,6 +77,43 @@ def stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM, timeout: flo
     process.send_signal(sig)
     _, err = process.communicate(timeout=timeout)
     return process.returncode, err
+
+
+class Running:
+    """A ``fedcore`` process whose stderr is read line by line as it comes, so a test can wait for a line."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        assert process.stderr is not None
+        self._reader = threading.Thread(target=self._read, args=(process.stderr,), daemon=True)
+        self._reader.start()
+
+    def _read(self, stream: Any) -> None:
+        for line in stream:
+            self.lines.append(line)
+
+    def saw(self, text: str) -> bool:
+        """Whether a line so far contains ``text``."""
+        return any(text in line for line in list(self.lines))
+
+    def signal(self, sig: int) -> None:
+        """Send a signal."""
+        self.process.send_signal(sig)
+
+    def wait(self, timeout: float = DEADLINE) -> tuple[int, str]:
+        """Wait for the exit; the exit code and the whole of stderr."""
+        code = self.process.wait(timeout)
+        self._reader.join(timeout)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        return code, "".join(self.lines)
+
+    def kill(self) -> None:
+        """End it, if it still runs (test clean-up)."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.wait()
 
 
 class World:
