@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from runners.cli import build_parser
 from runners.wiring import MODES
 
 pytestmark = pytest.mark.e2e
@@ -54,6 +55,14 @@ def test_one_unit_per_mode_each_with_its_own_metrics_port() -> None:
         assert option(argv, "--log-format") == "json"
     ports = [int(option(command(u), "--metrics-port")) for u in UNITS]
     assert len(set(ports)) == len(UNITS)
+
+
+def test_every_unit_command_line_is_one_fedcore_run_accepts() -> None:
+    for unit in UNITS:
+        argv = command(unit)
+        args = build_parser().parse_args(argv[1:])
+        assert (args.command, args.config, args.modes) == ("run", "/etc/fedcore/config.yaml", [option(argv, "-m")])
+        assert (args.log_format, args.metrics_port) == ("json", int(option(argv, "--metrics-port")))
 
 
 def test_every_unit_runs_as_the_dedicated_user_hardened_with_its_tokens_from_the_environment_file() -> None:
