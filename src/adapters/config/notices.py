@@ -10,6 +10,10 @@ def notices(config: FedcoreConfig) -> tuple[str, ...]:
 
     fedcore keeps every key the existing agent accepts, typed, instead of dropping it silently; these lines
     make the ones it does not use visible. Update the lists here when a runner starts acting on a key.
+
+    Acted on by ``fedcore run`` (so never listed): ``timezone`` (the report pass's "today"), ``log_level``,
+    ``reporting_periods``, ``expose_backend_error_details`` (what A's failed orders say), ``periods``,
+    ``http_timeouts``, and ``verify_ssl`` / ``ca_bundle`` and their ``target_`` forms (the REST clients).
     """
     notes = [f"{key}: set, but fedcore does not act on it" for key in _set_inert_top_keys(config)]
     for i, offering in enumerate(config.offerings):
@@ -23,7 +27,25 @@ def notices(config: FedcoreConfig) -> tuple[str, ...]:
             )
         if offering.stomp_membership_sync_enabled and not offering.stomp_enabled:
             notes.append(f"{where}.stomp_membership_sync_enabled: true has no effect while stomp_enabled is false")
+        notes.extend(f"{where}.{note}" for note in _polling_notes(offering))
     return tuple(notes)
+
+
+def _polling_notes(offering: OfferingConfig) -> list[str]:
+    """``fedcore run`` polls both Waldurs on its periods: it neither consumes events nor waits on a B order."""
+    target = offering.backend_settings
+    polled = "but fedcore run does not consume STOMP events yet; it polls {} every order_process period"
+    notes = []
+    if offering.stomp_enabled:
+        notes.append("stomp_enabled: true, " + polled.format("A"))
+    if target.target_stomp_enabled:
+        notes.append("backend_settings.target_stomp_enabled: true, " + polled.format("B"))
+    for key, value, default in (("order_poll_timeout", target.order_poll_timeout, 300),
+                                ("order_poll_interval", target.order_poll_interval, 5)):
+        if value != default:
+            notes.append(f"backend_settings.{key}: {value}, but fedcore never waits on a B order inside a pass; "
+                         "it reads each B order again on every order_process pass")
+    return notes
 
 
 def _set_inert_top_keys(config: FedcoreConfig) -> list[str]:
