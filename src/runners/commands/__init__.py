@@ -12,5 +12,6 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("emulator", "waldur_emulator.cli", "serve a Waldur 8.0.5 emulator (for tests, demos, sandboxes)"),
     ("validate", "runners.commands.validate", "check a configuration file (--check-connectivity: tokens and rights)"),
     ("status", "runners.commands.status", "each A resource beside its B resource, drift, orders in flight"),
+    ("demo", "runners.commands.demo", "watch a federation work: two emulated Waldurs, fedcore, orders, users, usage"),
 )
 """(command, module, one-line help) for every subcommand."""

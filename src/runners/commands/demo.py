@@ -122,8 +122,7 @@ def _intro(world: DemoWorld, console: Console, args: argparse.Namespace) -> None
         "  B's service provider: the emulator's provider simulation (approves at once, finishes "
         f"{args.provider_delay:g} s later)",
         f"  fedcore: polling mode (event mode is not wired yet), one pass of each mode every {args.poll:g} s:",
-        f"           {', '.join(DemoAgent.POLLS)}; over HTTP with RestPorts as in production,",
-        "           so it warns that both Waldurs speak plain HTTP",
+        f"           {', '.join(DemoAgent.POLLS)}; over HTTP with RestPorts, as in production",
     ):
         console.plain(line)
 
@@ -220,7 +219,7 @@ class _ConsoleLog(logging.Handler):
 
 @contextmanager
 def _logs_shown(console: Console) -> Iterator[None]:
-    """fedcore's own warnings (plain HTTP, for one) among the demo's lines, for the demo's duration."""
+    """fedcore's own warnings among the demo's lines, for the demo's duration."""
     handler = _ConsoleLog(console)
     root = logging.getLogger()
     root.addHandler(handler)
