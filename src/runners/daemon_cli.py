@@ -20,7 +20,7 @@ from typing import Any
 from adapters.config import FedcoreConfig, load_config, notices
 from fedcore.errors import ConfigError
 from runners.daemon import Daemon, modes_in
-from runners.daemon_ports import daemon_ports
+from runners.daemon_ports import CallReporter, daemon_ports
 from runners.dryrun import WriteJournal
 from runners.exitcodes import ExitCode
 from runners.logs import configure_logging
@@ -95,7 +95,7 @@ def run_daemon(args: argparse.Namespace) -> int:
     except OSError as exc:
         log.error("the metrics server could not start on port %s: %s", args.metrics_port, exc)
         return ExitCode.CONFIG
-    rest = RestPorts(config, observer=telemetry)
+    rest = RestPorts(config, observer=CallReporter(telemetry))
     journal = WriteJournal() if args.dry_run else None
     try:
         daemon = Daemon(config, ports=daemon_ports(config, rest, journal=journal), modes=modes, telemetry=telemetry,

@@ -3,6 +3,9 @@
 - ``expose_backend_error_details: false``: an A order marked erred gets :data:`PRIVATE_FAILURE` as its message
   (:class:`PrivateFailures`); the full reason (B's answer, fedcore's reason) goes to fedcore's log only.
 - ``--dry-run``: every write is recorded instead of made (:mod:`runners.dryrun`).
+
+:class:`CallReporter` is the REST adapter's call observer for the daemon: every call and retry goes to the
+telemetry, and so does whether the server answered.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from fedcore.model import Order
 from fedcore.ports import SourceOrders
 from runners.dryrun import WriteJournal, dry_ports
 from runners.logs import order_context
+from runners.telemetry import Telemetry
 from runners.wiring import Ports, PortsFactory
 
 log = logging.getLogger("fedcore.orders")
@@ -58,6 +62,22 @@ class PrivateFailures:
         log.warning("A order marked erred without details (expose_backend_error_details: false); the reason: %s",
                     message, extra=order_context(self._offering, order_uuid))
         self._real.fail(order_uuid, PRIVATE_FAILURE)
+
+
+class CallReporter:
+    """Tells ``telemetry`` of every API call and retry, and whether the server answered (any status below 500)."""
+
+    def __init__(self, telemetry: Telemetry) -> None:
+        self._telemetry = telemetry
+
+    def api_call(self, server: str, method: str, endpoint: str, status: str, seconds: float) -> None:
+        """One attempt ended with ``status`` (an HTTP status or a transport error's class name)."""
+        self._telemetry.api_call(server, method, endpoint, status, seconds)
+        self._telemetry.server_reachable(server, status.isdigit() and int(status) < 500)
+
+    def retry(self, server: str, endpoint: str) -> None:
+        """A call is repeated after a passing fault."""
+        self._telemetry.retry(server, endpoint)
 
 
 def daemon_ports(config: FedcoreConfig, ports: PortsFactory, *, journal: WriteJournal | None = None) -> PortsFactory:

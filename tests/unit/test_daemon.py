@@ -15,7 +15,7 @@ from fedcore.lifecycle import idempotency_key
 from fedcore.model import Order
 from fedcore.ports import SourceOrders
 from runners.daemon import Daemon, TickReport
-from runners.daemon_ports import PRIVATE_FAILURE, daemon_ports
+from runners.daemon_ports import PRIVATE_FAILURE, CallReporter, daemon_ports
 from runners.dryrun import WriteJournal
 from runners.exitcodes import ExitCode
 from runners.jobs import JobResult
@@ -267,3 +267,15 @@ def test_order_lines_name_the_offering_the_a_order_and_the_b_order(caplog: pytes
     fields = tuple(getattr(line, k) for k in ("offering", "a_order", "b_order", "order_type"))
     assert fields == ("hpc", order.uuid, b_order.uuid, "Create")
     assert "SubmitCreate" in line.getMessage()
+
+
+def test_every_api_call_also_says_whether_the_server_answered() -> None:
+    telemetry = Recorder()
+    reporter = CallReporter(telemetry)
+    for status in ("200", "404", "503", "ConnectError"):
+        reporter.api_call("waldur-b.test", "GET", "marketplace-orders/{uuid}/", status, 0.01)
+    reporter.retry("waldur-b.test", "marketplace-orders/")
+    assert [s for _, _, _, s in telemetry.calls] == ["200", "404", "503", "ConnectError"]
+    assert telemetry.servers == [("waldur-b.test", True), ("waldur-b.test", True), ("waldur-b.test", False),
+                                 ("waldur-b.test", False)]
+    assert telemetry.retries == [("waldur-b.test", "marketplace-orders/")]

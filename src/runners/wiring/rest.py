@@ -77,7 +77,7 @@ class RestPorts:
             client = self._clients.get(key)
             if client is None:
                 client = make_client(api_url, token, verify=verify, ca_bundle=ca_bundle, timeouts=self._timeouts,
-                                     transport=self._transports.get(api_url), name=f"Waldur {side} ({api_url})")
+                                     transport=self._transports.get(api_url), name=f"Waldur {side}")
                 self._clients[key] = client
         return WaldurHttp(client, side=side, retry=self._retry, observer=self._observer,
                           server=server_label(api_url))
