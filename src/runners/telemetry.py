@@ -17,7 +17,8 @@ class Telemetry(Protocol):
         ...
 
     def api_call(self, server: str, method: str, endpoint: str, status: str, seconds: float) -> None:
-        """One HTTP call to Waldur ``server`` (A or B): its endpoint template and status (or the error's class)."""
+        """One HTTP call to ``server`` (the host and port of a configured API URL): its endpoint template and status
+        (or the error class)."""
         ...
 
     def retry(self, server: str, endpoint: str) -> None:
