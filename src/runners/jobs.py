@@ -145,10 +145,11 @@ def _after_order(offering: str, outcome: OrderOutcome, ctx: JobContext) -> None:
 
 def _memberships(services: OfferingServices, _: JobContext) -> tuple[bool, str]:
     report = services.membership_pass()
-    return _membership_verdict(services.name, report)
+    return membership_verdict(services.name, report)
 
 
-def _membership_verdict(offering: str, report: MembershipPassReport) -> tuple[bool, str]:
+def membership_verdict(offering: str, report: MembershipPassReport) -> tuple[bool, str]:
+    """Whether a membership pass fully succeeded, and its summary; each problem is logged."""
     problems: list[str] = []
     changes = applied = 0
     for project in report.projects:
@@ -176,10 +177,11 @@ def _membership_verdict(offering: str, report: MembershipPassReport) -> tuple[bo
 def _report(services: OfferingServices, ctx: JobContext) -> tuple[bool, str]:
     today = local_today(services.ports.clock, ctx.timezone)
     report = services.report_pass(today, ctx.reporting_periods)
-    return _report_verdict(services.name, report)
+    return report_verdict(services.name, report)
 
 
-def _report_verdict(offering: str, report: ReportPassReport) -> tuple[bool, str]:
+def report_verdict(offering: str, report: ReportPassReport) -> tuple[bool, str]:
+    """Whether a report pass brought every resource and period in step, and its summary; each gap is logged."""
     where = {"offering": offering, "mode": "report"}
     for item in report.items:
         if item.complete:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from collections.abc import Sequence
@@ -11,14 +12,21 @@ from attrs import evolve
 from daemon_kit import PassingOrders, Recorder, Ticker, Worlds, config, daemon
 
 from fedcore.enums import OrderState
+from fedcore.ids import Uuid
 from fedcore.lifecycle import idempotency_key
+from fedcore.memberships import ChangeKind, MembershipChange
 from fedcore.model import Order
 from fedcore.ports import SourceOrders
+from fedcore.services.membership_pass import MembershipPassReport, ProjectOutcome
+from fedcore.services.memberships import ChangeFailure, MembershipReport
+from fedcore.services.report_pass import ReportPassReport, UsageItem
+from fedcore.services.usage import UsageReport
+from fedcore.usage import UsagePlan
 from runners.daemon import Daemon, TickReport
 from runners.daemon_ports import PRIVATE_FAILURE, CallReporter, daemon_ports
 from runners.dryrun import WriteJournal
 from runners.exitcodes import ExitCode
-from runners.jobs import JobResult
+from runners.jobs import JobResult, membership_verdict, report_verdict
 from runners.wiring import MODES, Mode, Ports
 
 pytestmark = pytest.mark.unit
@@ -279,3 +287,32 @@ def test_every_api_call_also_says_whether_the_server_answered() -> None:
     assert telemetry.servers == [("waldur-b.test", True), ("waldur-b.test", True), ("waldur-b.test", False),
                                  ("waldur-b.test", False)]
     assert telemetry.retries == [("waldur-b.test", "marketplace-orders/")]
+
+
+def test_a_membership_pass_fails_on_a_failed_read_or_write_and_not_on_a_project_not_on_b_yet(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    waiting = ProjectOutcome(Uuid("1" * 32), skipped="no B project c_p yet")
+    change = MembershipChange(ChangeKind.ADD, Uuid("5" * 32), "PROJECT.MEMBER")
+    mirrored = ProjectOutcome(Uuid("2" * 32), Uuid("3" * 32), MembershipReport(applied=(change,)))
+    assert membership_verdict("hpc", MembershipPassReport((waiting, mirrored))) == (
+        True, "2 federated project(s), 1/1 role change(s) applied, 0 identity release(s), 0 pair write(s)")
+    unread = ProjectOutcome(Uuid("4" * 32), skipped="the A team could not be read: A GET …: 503", transient=True)
+    refused = ProjectOutcome(Uuid("2" * 32), Uuid("3" * 32), MembershipReport(failed=(ChangeFailure(change, "403"),)))
+    with caplog.at_level(logging.WARNING):
+        ok, summary = membership_verdict("hpc", MembershipPassReport((unread, refused)))
+    assert not ok
+    assert summary.endswith("; 2 problem(s)")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"membership_sync: A project {'4' * 32}: the A team could not be read: A GET …: 503",
+        f"membership_sync: B project {'3' * 32}: add PROJECT.MEMBER for user {'5' * 32}: 403",
+    ]
+
+
+def test_a_report_pass_fails_when_a_resource_and_period_is_not_in_step() -> None:
+    period = dt.date(2026, 1, 1)
+    done = UsageItem(Uuid("1" * 32), Uuid("2" * 32), period, UsageReport(UsagePlan(), written=("totals",)))
+    assert report_verdict("hpc", ReportPassReport((period,), (done,))) == (
+        True, "1/1 resource-period(s) in step (2026-01), 1 write(s)")
+    unread = UsageItem(Uuid("3" * 32), Uuid("4" * 32), period, skipped="usage could not be read", transient=True)
+    assert report_verdict("hpc", ReportPassReport((period,), (done, unread)))[0] is False
