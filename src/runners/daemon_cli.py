@@ -106,14 +106,14 @@ def run_daemon(args: argparse.Namespace) -> int:
         metrics.close()
         return ExitCode.CONFIG
     try:
-        return _run(daemon, args, journal)
+        return _run(daemon, args, journal, rest)
     finally:
         daemon.close()
         rest.close()
         metrics.close()
 
 
-def _run(daemon: Daemon, args: argparse.Namespace, journal: WriteJournal | None) -> int:
+def _run(daemon: Daemon, args: argparse.Namespace, journal: WriteJournal | None, rest: RestPorts) -> int:
     offerings = sorted({job.services.name for job in daemon.jobs})
     log.info("fedcore serving %d offering(s) (%s) in %s%s", len(offerings), ", ".join(offerings),
              ", ".join(daemon.modes), " (dry run: nothing is written)" if journal is not None else "")
@@ -124,6 +124,11 @@ def _run(daemon: Daemon, args: argparse.Namespace, journal: WriteJournal | None)
                 _print_journal(journal)
             log.info("one pass done: exit code %d (%s)", report.exit_code, report.exit_code.name)
             return report.exit_code
+        for server, problem in rest.probe().items():
+            if problem is None:
+                log.info("Waldur %s answers", server)
+            else:
+                log.warning("Waldur %s does not answer yet: %s", server, problem)
         for mode in daemon.modes:
             period = daemon.periods[mode]
             log.info("%s every %g minute(s) (%s)", mode, period.minutes, period.source)

@@ -28,6 +28,7 @@ from adapters.waldur import (
     WaldurHttp,
     make_client,
 )
+from fedcore.errors import PortError
 from runners.wiring.root import Ports
 
 
@@ -103,6 +104,26 @@ class RestPorts:
             b_usage=TargetUsage(b),
             clock=self._clock,
         )
+
+    def probe(self) -> dict[str, str | None]:
+        """Ask every server this factory talks to who its token is (``GET users/me/?field=username``).
+
+        Server label -> None when it answered, else the error (no token in it). The daemon calls this at start so
+        that readiness and ``fedcore_server_up`` know both sides at once, not only after the first order.
+        """
+        with self._lock:
+            targets = dict(self._clients)
+        results: dict[str, str | None] = {}
+        for (api_url, _token), client in targets.items():
+            http = WaldurHttp(client, side=server_label(api_url), retry=RetryPolicy.never(), observer=self._observer,
+                              server=server_label(api_url))
+            try:
+                http.get("users/me/", fields=("username",))
+            except PortError as exc:
+                results[server_label(api_url)] = str(exc)
+            else:
+                results[server_label(api_url)] = None
+        return results
 
     def close(self) -> None:
         """Close every client (their pooled connections)."""
