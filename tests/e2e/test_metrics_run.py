@@ -51,6 +51,11 @@ def answer(url: str) -> httpx.Response | None:
         return None
 
 
+def passes(base: str) -> float | None:
+    done = Scrape(base).value("fedcore_passes_total", offering=OFFERING, mode="order_process", outcome="ok")
+    return done if done is not None and done >= 1 else None
+
+
 def readiness(base: str) -> httpx.Response | None:
     got = answer(f"{base}/readyz")
     return got if got is not None and got.status_code == 200 else None
@@ -67,8 +72,7 @@ def test_a_running_daemon_is_scraped_and_its_metrics_match_the_order_it_carried(
         alive = until(lambda: answer(f"{base}/healthz"), "the health endpoint")
         assert alive.json() == {"status": "alive"}
         # an idle pass reads only A, but the daemon asked both servers who its tokens are when it started
-        idle = until(lambda: Scrape(base).value("fedcore_passes_total", offering=OFFERING,
-                                                    mode="order_process", outcome="ok"), "an idle pass")
+        idle = until(lambda: passes(base), "an idle pass")
         assert idle >= 1
         ready_idle = until(lambda: readiness(base), "readiness before any order")
         assert ready_idle.json() == {"status": "ready"}
