@@ -143,6 +143,7 @@ def test_a_refused_read_retries_the_order_saying_so() -> None:
     [outcome] = processor.run_pass().outcomes
     assert (outcome.order_uuid, outcome.steps) == (order_uuid, ("Approve",))
     assert outcome.end == Retry("read refused: B find_project: forbidden")
+    assert outcome.fault
 
 
 def test_a_refused_approval_is_retried_and_the_order_is_not_failed() -> None:
@@ -151,6 +152,7 @@ def test_a_refused_approval_is_retried_and_the_order_is_not_failed() -> None:
     [outcome] = processor.run_pass().outcomes
     assert outcome.steps == ()
     assert outcome.end == Retry("Waldur A refused to approve the order: forbidden")
+    assert outcome.fault
     assert source.orders[order_uuid].state == "pending-provider"
 
 
@@ -170,6 +172,7 @@ def test_an_order_b_refuses_is_failed_on_a_with_bs_detail() -> None:
     assert isinstance(outcome.end, Fail)
     assert outcome.end.message.startswith("Waldur B refused to create the order in B project ")
     assert "Unknown components: gpu_b" in outcome.end.message
+    assert not outcome.fault  # the order ended: nothing to back off from
     [order] = source.orders.values()
     assert order.state == "erred"
 
@@ -181,6 +184,7 @@ def test_failing_an_order_b_refused_is_retried_when_a_cannot_take_it_now() -> No
     [outcome] = processor.run_pass().outcomes
     assert outcome.steps == ("Approve", "CreateProject")
     assert outcome.end == Retry("transient while failing the order: A.fail: injected fault")
+    assert outcome.fault
 
 
 def test_failing_an_order_b_refused_is_retried_when_a_refuses_it() -> None:
@@ -188,3 +192,32 @@ def test_failing_an_order_b_refused_is_retried_when_a_refuses_it() -> None:
     [outcome] = processor.run_pass().outcomes
     assert outcome.steps == ("Approve", "CreateProject")
     assert outcome.end == Retry("Waldur A refused to mark the order erred: A fail: forbidden")
+    assert outcome.fault
+
+
+def linked_executing_order(world: World, project: Project) -> None:
+    """An order of ``project`` that is executing and linked to its B order (its first pass is done)."""
+    order = world.a.order_create(project, {"cpu": 1})
+    world.run()
+    assert world.a.orders[order.uuid].backend_id
+
+
+def test_open_pass_reads_the_linked_b_orders_up_front_only_for_several_batches() -> None:
+    world = World()
+    linked_executing_order(world, world.project)
+    world.faults.reset_counts()
+    world.agent().open_pass()
+    assert world.faults.calls["B.get_orders"] == 0  # one batch: read when an order needs it
+    world.a.order_create(world.a.add_project("chemistry"), {"cpu": 1})
+    world.agent().open_pass()
+    assert world.faults.calls["B.get_orders"] == 1  # two batches may run concurrently: read once, first
+
+
+def test_open_pass_reads_nothing_up_front_without_an_executing_linked_order() -> None:
+    world = World()
+    pending = world.a.order_create(world.project, {"cpu": 1})
+    world.a.set_order_backend_id(pending.uuid, f"{0xBD:032x}")  # linked, but not executing
+    world.a.approve(world.a.order_create(world.a.add_project("chemistry"), {"cpu": 1}).uuid)  # executing, unlinked
+    world.faults.reset_counts()
+    world.agent().open_pass()
+    assert world.faults.calls["B.get_orders"] == 0
