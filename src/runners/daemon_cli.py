@@ -11,11 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
 
 from adapters.config import FedcoreConfig, load_config, notices
 from fedcore.errors import ConfigError
@@ -26,6 +22,7 @@ from runners.exitcodes import ExitCode
 from runners.logs import configure_logging
 from runners.metrics import start_telemetry
 from runners.schedule import BackoffPolicy
+from runners.signals import stop_on_signals
 from runners.wiring import Mode, RestPorts
 from runners.wiring.root import takes_part
 
@@ -52,27 +49,6 @@ def _modes(config: FedcoreConfig, asked: list[str] | None) -> tuple[Mode, ...] |
     if not any(takes_part(o, m) for o in config.offerings for m in modes):
         return f"no offering of the configuration takes part in {', '.join(modes)}"
     return modes
-
-
-@contextmanager
-def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
-    """SIGTERM and SIGINT call ``stop`` (only that); a second one ends the process at once with 130."""
-    received = 0
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        nonlocal received
-        received += 1
-        if received > 1:
-            os.write(2, f"fedcore: second signal {signum}, exiting at once\n".encode())
-            os._exit(ExitCode.INTERRUPTED)
-        stop()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def run_daemon(args: argparse.Namespace) -> int:

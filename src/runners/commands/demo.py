@@ -16,7 +16,6 @@ import argparse
 import logging
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -36,6 +35,7 @@ from runners.demo_story import Console, DemoInterrupted, Story
 from runners.demo_view import Reader, final_tables
 from runners.demo_world import DemoError, DemoWorld, start_world
 from runners.exitcodes import ExitCode
+from runners.signals import stop_on_signals
 from runners.wiring import Mode, local_today
 from waldur_emulator.seeding import SeedError
 
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         return ExitCode.CONFIG
     console = Console(sys.stdout, time.monotonic())
     stop = threading.Event()
-    with _signals_set(stop), _logs_shown(console):
+    with stop_on_signals(stop.set), _logs_shown(console):
         console.plain("fedcore demo: two emulated Waldur 8.0.5 servers on this machine, with fedcore between them")
         try:
             world = start_world(provider_delay=args.provider_delay)
@@ -186,24 +186,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
-
-
-@contextmanager
-def _signals_set(stop: threading.Event) -> Iterator[None]:
-    """SIGINT and SIGTERM only set ``stop`` (in the main thread; elsewhere signals are left alone)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_signal(_signum: int, _frame: Any) -> None:
-        stop.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 class _ConsoleLog(logging.Handler):
