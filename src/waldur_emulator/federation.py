@@ -77,3 +77,23 @@ def build_federation(
     seed_b.role("customers", b_org.uuid, agent_b, "CUSTOMER.OWNER")
     seed_b.patch_user(agent_b, is_identity_manager=True, managed_isds=[isd_source])
     return Federation(side_a, side_b, b_org.uuid, consumer_org.uuid, project.uuid, consumer_token, isd_source)
+
+
+def place_order(
+    a: httpx.Client, fed: Federation, limits: dict[str, int], name: str = "res", **attributes: object
+) -> dict[str, object]:
+    """A Create order for A's offering in the consumer project, placed by the consumer as a user would.
+
+    ``a`` is any client of A (its own ``Authorization`` is replaced by the consumer's token for the order itself).
+    Returns the order as A answered it (``pending-provider``).
+    """
+    offering = a.get(f"/api/marketplace-public-offerings/{fed.a.offering_uuid}/").json()
+    plan = a.get(f"/api/marketplace-public-offerings/{fed.a.offering_uuid}/plans/").json()[0]
+    project = a.get(f"/api/projects/{fed.consumer_project_uuid}/").json()
+    body = {"offering": offering["url"], "project": project["url"], "plan": plan["url"], "limits": limits,
+            "attributes": {"name": name, **attributes}, "accepting_terms_of_service": True}
+    made = a.post("/api/marketplace-orders/", json=body, headers={"Authorization": f"Token {fed.consumer_token}"})
+    if made.status_code != 201:
+        raise RuntimeError(f"placing an order on A: {made.status_code} {made.text[:300]}")
+    answer: dict[str, object] = made.json()
+    return answer

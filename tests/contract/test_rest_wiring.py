@@ -13,7 +13,7 @@ from fedcore.enums import OfferingUserState, OrderState
 from runners.sandbox import federation_config
 from runners.wiring import Mode, RestPorts, build_mode
 from waldur_emulator import Emulator
-from waldur_emulator.federation import Federation, build_federation
+from waldur_emulator.federation import Federation, build_federation, place_order
 
 pytestmark = pytest.mark.contract
 
@@ -35,15 +35,7 @@ class Sandbox:
                                transports={A_API: self.a.transport(), B_API: self.b.transport()})
 
     def order(self, limits: dict[str, int]) -> str:
-        consumer = {"Authorization": f"Token {self.fed.consumer_token}"}
-        offering = self.staff_a.get(f"/api/marketplace-public-offerings/{self.fed.a.offering_uuid}/").json()
-        plan = self.staff_a.get(f"/api/marketplace-public-offerings/{self.fed.a.offering_uuid}/plans/").json()[0]
-        project = self.staff_a.get(f"/api/projects/{self.fed.consumer_project_uuid}/").json()
-        body = {"offering": offering["url"], "project": project["url"], "plan": plan["url"], "limits": limits,
-                "attributes": {"name": "sim"}, "accepting_terms_of_service": True}
-        made = self.staff_a.post("/api/marketplace-orders/", json=body, headers=consumer)
-        assert made.status_code == 201, made.text
-        return str(made.json()["uuid"])
+        return str(place_order(self.staff_a, self.fed, limits, "sim")["uuid"])
 
     def close(self) -> None:
         self.ports.close()

@@ -25,7 +25,7 @@ from adapters.waldur import RetryPolicy
 from runners.sandbox import federation_config
 from runners.wiring import Mode, RestPorts, build_mode
 from waldur_emulator import Emulator
-from waldur_emulator.federation import Federation, build_federation
+from waldur_emulator.federation import Federation, build_federation, place_order
 from waldur_emulator.seeding import Created, Seeder
 
 CLI_TIMEOUT = 60.0
@@ -72,15 +72,7 @@ class ServedFederation:
 
     def order(self, limits: dict[str, int], name: str) -> str:
         """A Create order on A placed by the consumer; its UUID."""
-        consumer = {"Authorization": f"Token {self.fed.consumer_token}"}
-        offering = self.staff_a.get(f"/api/marketplace-public-offerings/{self.fed.a.offering_uuid}/").json()
-        plan = self.staff_a.get(f"/api/marketplace-public-offerings/{self.fed.a.offering_uuid}/plans/").json()[0]
-        project = self.staff_a.get(f"/api/projects/{self.fed.consumer_project_uuid}/").json()
-        body = {"offering": offering["url"], "project": project["url"], "plan": plan["url"], "limits": limits,
-                "attributes": {"name": name}, "accepting_terms_of_service": True}
-        made = self.staff_a.post("/api/marketplace-orders/", json=body, headers=consumer)
-        assert made.status_code == 201, made.text
-        return str(made.json()["uuid"])
+        return str(place_order(self.staff_a, self.fed, limits, name)["uuid"])
 
     def order_pass(self) -> None:
         """One pass of fedcore's order service over HTTP, as the daemon runs it."""

@@ -24,7 +24,7 @@ import yaml
 from runners.sandbox import federation_config
 from waldur_emulator import Emulator
 from waldur_emulator.faults import FaultRule
-from waldur_emulator.federation import Federation, build_federation
+from waldur_emulator.federation import Federation, build_federation, place_order
 
 T = TypeVar("T")
 
@@ -147,15 +147,7 @@ class World:
 
     def order(self, limits: dict[str, int], name: str = "sim") -> str:
         """A Create order placed on A by the consumer; its UUID."""
-        consumer = {"Authorization": f"Token {self.fed.consumer_token}"}
-        offering = self.staff_a.get(f"/api/marketplace-public-offerings/{self.fed.a.offering_uuid}/").json()
-        plan = self.staff_a.get(f"/api/marketplace-public-offerings/{self.fed.a.offering_uuid}/plans/").json()[0]
-        project = self.staff_a.get(f"/api/projects/{self.fed.consumer_project_uuid}/").json()
-        body = {"offering": offering["url"], "project": project["url"], "plan": plan["url"], "limits": limits,
-                "attributes": {"name": name}, "accepting_terms_of_service": True}
-        made = self.staff_a.post("/api/marketplace-orders/", json=body, headers=consumer)
-        assert made.status_code == 201, made.text
-        return str(made.json()["uuid"])
+        return str(place_order(self.staff_a, self.fed, limits, name)["uuid"])
 
     def a_order(self, uuid: str) -> dict[str, Any]:
         """An order as A shows it."""
