@@ -25,8 +25,11 @@ from runners.demo_world import DemoError, DemoWorld, call
 
 CREATE_LIMITS = {"node_hours": 4, "storage": 10}
 UPDATE_LIMITS = {"node_hours": 6, "storage": 20}
-B_USAGE = {"cpu_k_hours": 640, "storage": 7}
-B_USER_USAGE = {"alice": 384, "bob": 256}  # cpu_k_hours of each person, by B's account names
+B_USAGE = {"cpu_k_hours": 640, "mem_gb_hours": 3072, "storage": 7}
+B_USER_USAGE = {  # usage of each person on B, by component (both targets of node_hours)
+    "alice": {"cpu_k_hours": 384, "mem_gb_hours": 1536},
+    "bob": {"cpu_k_hours": 256, "mem_gb_hours": 1536},
+}
 RESOURCE_NAME = "climate-sim"
 
 
@@ -162,21 +165,29 @@ class Story:
         call(staff_b, "POST", "/api/marketplace-component-usages/set_usage/", {
             "resource": self.b_resource,
             "usages": [{"type": name, "amount": str(value)} for name, value in B_USAGE.items()]}, expect=201)
-        [parent] = call(staff_b, "GET", f"/api/marketplace-component-usages/?resource_uuid={self.b_resource}"
-                                        "&type=cpu_k_hours")
-        per_user = {self.world.people[name].b_username: value for name, value in B_USER_USAGE.items()}
-        call(staff_b, "POST", f"/api/marketplace-component-usages/{parent['uuid']}/set_user_usages/",
-             {"usages": [{"username": u, "usage": str(v)} for u, v in per_user.items()]}, expect=201)
+        per_user: dict[str, dict[str, int]] = {}
+        for name, usages in B_USER_USAGE.items():
+            for component, value in usages.items():
+                per_user.setdefault(component, {})[self.world.people[name].b_username] = value
+        for component, amounts in per_user.items():
+            [parent] = call(staff_b, "GET", f"/api/marketplace-component-usages/?resource_uuid={self.b_resource}"
+                                            f"&type={component}")
+            call(staff_b, "POST", f"/api/marketplace-component-usages/{parent['uuid']}/set_user_usages/",
+                 {"usages": [{"username": u, "usage": str(v)} for u, v in amounts.items()]}, expect=201)
         self.console.say("B prov.", f"reports usage of {short(self.b_resource)} for {self.today:%Y-%m} on B: "
-                                    f"{values(B_USAGE)}; cpu_k_hours per user {values(per_user)}")
+                                    f"{values(B_USAGE)}; per user "
+                                    + "; ".join(f"{c} {values(u)}" for c, u in per_user.items()))
         totals = self.conversion.usage_to_source({k: Decimal(v) for k, v in B_USAGE.items()})
-        users = {f"node_hours {u}": self.conversion.usage_to_source({"cpu_k_hours": Decimal(v)})["node_hours"]
-                 for u, v in per_user.items()}
+        users = {f"{a_name} {self.world.people[name].b_username}": value
+                 for name, usages in B_USER_USAGE.items()
+                 for a_name, value in self.conversion.usage_to_source(
+                     {k: Decimal(v) for k, v in usages.items()}).items()}
         a_usage = Probe("A", self._a_usage)
         self.settle("Usage", [a_usage], lambda: a_usage.data.get("totals") == totals
                     and a_usage.data.get("users") == users)
-        self.console.say("ok", f"A shows {values(totals)} (cpu_k_hours / 128 = node_hours), per user "
-                               f"{values(users)}")
+        rule = ", ".join(f"{a_name} = the larger of " + " and ".join(f"{b} / {amount(f)}" for b, f in sorted(t.items()))
+                         for a_name, t in sorted(self.conversion.factors.items()) if len(t) > 1)
+        self.console.say("ok", f"A shows {values(totals)}{f' ({rule})' if rule else ''}, per user {values(users)}")
 
     def update(self) -> None:
         """Update: Alice changes the limits on A; fedcore updates the B resource"""

@@ -136,7 +136,8 @@ def final_tables(world: DemoWorld, reader: Reader, followed: Followed, conversio
     a_totals, a_users_usage = reader.usage("A", followed.a_resource, followed.period)
     b_totals, b_users_usage = reader.usage("B", followed.b_resource, followed.period)
     usage = _usage_rows(conversion, b_totals, b_users_usage, a_totals, a_users_usage)
-    lines += ["", f"Usage in {followed.period:%Y-%m} (B -> A)", *table(("on B", "amount", "on A", "amount"), usage)]
+    lines += ["", f"Usage in {followed.period:%Y-%m} (B -> A; with fan-out, A gets the largest of its estimates)",
+              *table(("on B", "amount", "estimate for A", "on A", "amount"), usage)]
     return lines
 
 
@@ -149,13 +150,17 @@ def _account(record: Mapping[str, Any]) -> str:
 def _usage_rows(
     conversion: Conversion, b_totals: Mapping[str, Decimal], b_users: Mapping[str, Decimal],
     a_totals: Mapping[str, Decimal], a_users: Mapping[str, Decimal],
-) -> list[tuple[str, str, str, str]]:
+) -> list[tuple[str, str, str, str, str]]:
+    """One row per B amount, totals first, then per user (each user's components together)."""
     factors = {b: (a, f) for a, targets in conversion.factors.items() for b, f in targets.items()}
+    totals = [(f"{b} total", v, a_totals) for b, v in sorted(b_totals.items())]
+    users = sorted(((k, v, a_users) for k, v in b_users.items()), key=lambda row: row[0].split(" ", 1)[::-1])
     rows = []
-    for b_key, b_value, a_values in [*((f"{b} total", v, a_totals) for b, v in sorted(b_totals.items())),
-                                     *(sorted((k, v, a_users) for k, v in b_users.items()))]:
+    for b_key, b_value, a_values in [*totals, *users]:
         b_name, label = b_key.split(" ", 1)
-        a_name = factors.get(b_name, (b_name, Decimal(1)))[0]
+        a_name, factor = factors.get(b_name, (b_name, Decimal(1)))
+        estimate = f"{amount(b_value)} / {amount(factor)} = {amount(b_value / factor)}"
         a_value = a_values.get(a_name if label == "total" else f"{a_name} {label}")
-        rows.append((b_key, amount(b_value), f"{a_name} {label}", "-" if a_value is None else amount(a_value)))
+        rows.append((b_key, amount(b_value), estimate, f"{a_name} {label}",
+                     "-" if a_value is None else amount(a_value)))
     return rows

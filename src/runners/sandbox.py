@@ -1,8 +1,8 @@
 """A configuration for a federation of two emulated Waldurs (``waldur_emulator.federation``).
 
 The demo, the end-to-end tests and anyone exploring with ``fedcore emulator`` get the same file an operator
-would write for real servers: a fan-out conversion (1 node-hour on A = 128 core-hours on B), storage passed
-through, users pushed with the identity bridge and matched on the CUID, usernames reconciled.
+would write for real servers: a fan-out conversion (1 node-hour on A = 128 core-hours and 512 GB-hours of memory
+on B), storage passed through, users pushed with the identity bridge and matched on the CUID, usernames reconciled.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ def federation_config(
                 "backend_components": {
                     "node_hours": {
                         "measured_unit": "Node-hours", "accounting_type": "limit", "label": "Node hours",
-                        "unit_factor": 1, "target_components": {"cpu_k_hours": {"factor": 128}},
+                        "unit_factor": 1,
+                        "target_components": {"cpu_k_hours": {"factor": 128}, "mem_gb_hours": {"factor": 512}},
                     },
                     "storage": {
                         "measured_unit": "TB", "accounting_type": "limit", "label": "Storage", "unit_factor": 1,

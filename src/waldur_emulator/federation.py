@@ -59,7 +59,7 @@ def build_federation(
     b: httpx.Client,
     *,
     a_components: Sequence[str] = ("node_hours", "storage"),
-    b_components: Sequence[str] = ("cpu_k_hours", "storage"),
+    b_components: Sequence[str] = ("cpu_k_hours", "mem_gb_hours", "storage"),
     isd_source: str = "isd:federation",
 ) -> Federation:
     """Set up both sides through staff clients of A and B (``base_url`` at the server root, not ``/api/``)."""

@@ -55,7 +55,7 @@ def test_an_order_goes_from_a_to_b_and_back_through_the_configured_conversion(sa
     order = sandbox.order({"node_hours": 3, "storage": 5})
     services.orders.run_pass()
     [b_order] = sandbox.staff_b.get("/api/marketplace-orders/").json()
-    assert b_order["limits"] == {"cpu_k_hours": 384, "storage": 5}
+    assert b_order["limits"] == {"cpu_k_hours": 384, "mem_gb_hours": 1536, "storage": 5}
     for action in ("approve_by_provider", "set_state_done"):
         assert sandbox.staff_b.post(f"/api/marketplace-orders/{b_order['uuid']}/{action}/").status_code == 200
     report = services.orders.run_pass()

@@ -117,15 +117,15 @@ def test_the_story_runs_every_step_and_ends_by_itself_with_exit_0() -> None:
     assert re.search(r"\] fedcore  \[membership_sync\] granted PROJECT.MEMBER in B project \w+ to bob-", out)
     assert re.search(r"\] fedcore  \[username_sync\] alice-\S+: username of the A offering user set to 'hpc_alice'",
                      out)
-    assert re.search(r"\] fedcore  \[report\] .*: usage on A set to node_hours=5, storage=7", out)
+    assert re.search(r"\] fedcore  \[report\] .*: usage on A set to node_hours=6, storage=7", out)
 
     [_, resource] = table(out, "Resources")
     assert resource[1:3] == ["Terminated", "node_hours=6, storage=20"]
-    assert resource[4:] == ["Terminated", "cpu_k_hours=768, storage=20"]
+    assert resource[4:] == ["Terminated", "cpu_k_hours=768, mem_gb_hours=3072, storage=20"]
     orders = table(out, "Orders")[1:]
     assert [(o[1], o[2], o[3], o[5], o[6]) for o in orders] == [
-        ("Create", "done", "node_hours=4, storage=10", "done", "cpu_k_hours=512, storage=10"),
-        ("Update", "done", "node_hours=6, storage=20", "done", "cpu_k_hours=768, storage=20"),
+        ("Create", "done", "node_hours=4, storage=10", "done", "cpu_k_hours=512, mem_gb_hours=2048, storage=10"),
+        ("Update", "done", "node_hours=6, storage=20", "done", "cpu_k_hours=768, mem_gb_hours=3072, storage=20"),
         ("Terminate", "done", "-", "done", "-"),
     ]
     people = table(out, "People (A project team -> B project team; offering-user usernames B -> A)")[1:]
@@ -135,10 +135,13 @@ def test_the_story_runs_every_step_and_ends_by_itself_with_exit_0() -> None:
     ]
     usage_title = next(line for line in out.splitlines() if line.startswith("Usage in "))
     assert table(out, usage_title)[1:] == [
-        ["cpu_k_hours total", "640", "node_hours total", "5"],
-        ["storage total", "7", "storage total", "7"],
-        ["cpu_k_hours hpc_alice", "384", "node_hours hpc_alice", "3"],
-        ["cpu_k_hours hpc_bob", "256", "node_hours hpc_bob", "2"],
+        ["cpu_k_hours total", "640", "640 / 128 = 5", "node_hours total", "6"],
+        ["mem_gb_hours total", "3072", "3072 / 512 = 6", "node_hours total", "6"],
+        ["storage total", "7", "7 / 1 = 7", "storage total", "7"],
+        ["cpu_k_hours hpc_alice", "384", "384 / 128 = 3", "node_hours hpc_alice", "3"],
+        ["mem_gb_hours hpc_alice", "1536", "1536 / 512 = 3", "node_hours hpc_alice", "3"],
+        ["cpu_k_hours hpc_bob", "256", "256 / 128 = 2", "node_hours hpc_bob", "3"],
+        ["mem_gb_hours hpc_bob", "1536", "1536 / 512 = 3", "node_hours hpc_bob", "3"],
     ]
     finished = re.search(r"^Demo finished in (\d+\.\d) s", out, re.MULTILINE)
     assert finished is not None
@@ -183,7 +186,7 @@ def test_serve_prints_working_urls_tokens_and_config_and_stops_cleanly_on_sigter
         demo_process.wait_for(rf"Create order {made.json()['uuid'][:8]} on A: marked the A order done", 20)
         assert staff_a.get(f"marketplace-orders/{made.json()['uuid']}/").json()["state"] == "done"
         [b_resource] = staff_b.get("marketplace-resources/").json()
-        assert b_resource["limits"] == {"cpu_k_hours": 128, "storage": 1}
+        assert b_resource["limits"] == {"cpu_k_hours": 128, "mem_gb_hours": 512, "storage": 1}
 
     assert demo_process.stop(signal.SIGTERM) == 0
     assert "fedcore demo: stopping (signal received)" in demo_process.lines

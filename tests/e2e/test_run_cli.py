@@ -93,7 +93,7 @@ def test_once_carries_an_order_to_b_and_back_and_exits_0(world: World) -> None:
     first = fedcore.run("run", "-c", config, "--once")
     assert first.returncode == ExitCode.OK, first.stderr
     [b_order] = world.b_orders()
-    assert b_order["limits"] == {"cpu_k_hours": 256, "storage": 1}
+    assert b_order["limits"] == {"cpu_k_hours": 256, "mem_gb_hours": 1024, "storage": 1}
     assert world.a_order(order)["state"] == "executing"
     world.b_done(b_order["uuid"])
     second = fedcore.run("run", "-c", config, "-m", "order_process", "--once")
@@ -124,7 +124,7 @@ def test_dry_run_prints_the_writes_and_none_reaches_either_waldur(world: World) 
     assert lines[0] == "dry run: 5 write(s) would be made:"
     assert lines[1] == f"  [{OFFERING}] A approve: order {order}"
     assert lines[2].startswith(f"  [{OFFERING}] B create_project: 'Physics' with backend_id ")
-    assert "limits {'cpu_k_hours': 384}" in lines[3]
+    assert "limits {'cpu_k_hours': 384, 'mem_gb_hours': 1536}" in lines[3]
     assert world.a_order(order)["state"] == "pending-provider"
     assert world.b_orders() == []
 

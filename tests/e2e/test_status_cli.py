@@ -51,13 +51,14 @@ def drifted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drifted]:
     a = _a_resources(served)
     b_of = {name: a[name]["backend_id"] for name in COMPLETED}
     served.b_action(f"marketplace-provider-resources/{b_of['limits-changed']}/set_limits/",
-                    {"limits": {"cpu_k_hours": 512, "storage": 5}})
+                    {"limits": {"cpu_k_hours": 512, "mem_gb_hours": 2048, "storage": 5}})
     served.b_action(f"marketplace-provider-resources/{b_of['erred-on-b']}/set_as_erred/",
                     {"error_message": "node failure", "error_traceback": ""})
     patched = served.staff_b.patch(f"/api/marketplace-resources/{b_of['end-date']}/", json={"end_date": "2031-12-31"})
     assert patched.status_code == 200, patched.text
     b_project = served.staff_b.get(f"/api/marketplace-resources/{b_of['in-step']}/").json()["project_uuid"]
-    served.admin_resource("B", served.fed.b.offering_uuid, b_project, "stray", limits={"cpu_k_hours": 256})
+    served.admin_resource("B", served.fed.b.offering_uuid, b_project, "stray",
+                          limits={"cpu_k_hours": 256, "mem_gb_hours": 1024})
     served.admin_resource("A", served.fed.a.offering_uuid, served.fed.consumer_project_uuid, "ghost",
                           backend_id=uuid.uuid4().hex, limits={"node_hours": 2})
     config = served.config()
@@ -91,10 +92,11 @@ def test_status_json_pairs_each_a_resource_with_its_b_resource_and_flags_every_d
                      "ghost": ["missing_on_b"], "stray": ["stray_on_b"], "waiting": [], "refused": []}
     in_step = rows["in-step"]
     assert in_step["a"]["limits"] == {"node_hours": 3, "storage": 5}
-    assert in_step["a_limits_as_b"] == in_step["b"]["limits"] == {"cpu_k_hours": 384, "storage": 5}
+    assert in_step["a_limits_as_b"] == in_step["b"]["limits"] == {"cpu_k_hours": 384, "mem_gb_hours": 1536,
+                                                                   "storage": 5}
     assert in_step["b_limits_as_a"] == {"node_hours": 3, "storage": 5}
     changed = rows["limits-changed"]
-    assert changed["a_limits_as_b"] == {"cpu_k_hours": 128, "storage": 5}
+    assert changed["a_limits_as_b"] == {"cpu_k_hours": 128, "mem_gb_hours": 512, "storage": 5}
     assert changed["b_limits_as_a"] == {"node_hours": 4, "storage": 5}
     assert "cpu_k_hours: A's limits convert to 128, B has 512" in changed["drift"][0]["message"]
     assert rows["erred-on-b"]["drift"][0]["message"] == "A is OK but B is Erred"
@@ -125,7 +127,8 @@ def test_status_table_for_people_and_fail_on_drift_for_monitoring(drifted: Drift
     header = next(line for line in lines if line.lstrip().startswith("RESOURCE (A)"))
     assert header.split()[:4] == ["RESOURCE", "(A)", "A", "STATE"]
     in_step = next(line for line in lines if line.lstrip().startswith("in-step "))
-    assert "cpu_k_hours=384 storage=5  cpu_k_hours=384 storage=5" in in_step
+    assert ("cpu_k_hours=384 mem_gb_hours=1536 storage=5  cpu_k_hours=384 mem_gb_hours=1536 storage=5"
+            in in_step)
     assert in_step.rstrip().endswith("-")
     assert any(line.lstrip().startswith("! limits-changed (") and "B has 512" in line for line in lines)
     assert any("stray_on_b" in line and line.lstrip().startswith("! B resource ") for line in lines)

@@ -61,7 +61,7 @@ def test_an_order_goes_to_b_and_back_over_ticks_on_schedule() -> None:
     order, _ = worlds.order("hpc", node_hours=2)
     assert runner.tick().exit_code == ExitCode.OK
     b_order = b_order_of(worlds, "hpc", order)
-    assert b_order.limits == {"cpu_k_hours": 256}
+    assert b_order.limits == {"cpu_k_hours": 256, "mem_gb_hours": 1024}
     worlds.built["hpc"].b.provider_finish(b_order.uuid, OrderState.DONE)
     ticker.advance(59)
     assert runner.tick().results == ()  # order_process runs every minute by default

@@ -113,9 +113,10 @@ def _intro(world: DemoWorld, console: Console, args: argparse.Namespace) -> None
     for line in (
         f"  Waldur A  {world.a_api}  sells offering {fed.a.offering_uuid[:8]} (node_hours, storage)",
         "            to the project 'Physics' of 'Consumer university'",
-        f"  Waldur B  {world.b_api}  provides offering {fed.b.offering_uuid[:8]} (cpu_k_hours, storage);",
+        f"  Waldur B  {world.b_api}  provides offering {fed.b.offering_uuid[:8]} (cpu_k_hours, mem_gb_hours, storage);",
         "            fedcore orders there as owner of the organisation 'Federated from A'",
-        f"  conversion: {conversion} (1 node-hour on A = 128 core-hours on B)",
+        f"  conversion: {conversion}",
+        "              (fan-out: 1 node-hour on A = 128 core-hours and 512 GB-hours of memory on B)",
         "  people, named on A by their CUIDs: "
         + ", ".join(f"{p.cuid} ({p.role})" for p in world.people.values()),
         "  Alice places the orders" + ("" if args.no_story else "; Bob joins the project later"),
