@@ -21,6 +21,7 @@ import httpx
 
 from adapters.waldur import RetryPolicy, WaldurHttp, make_client
 from contract.openapi_check import SchemaChecker, ValidatingTransport, load_spec
+from contract.rest_kit import HookTraffic
 from fedcore.ids import Uuid, normalize_uuid
 from waldur_emulator import Emulator, ServerHandle
 from waldur_emulator.federation import Federation, build_federation
@@ -46,26 +47,6 @@ class Staff:
         return f"{self.client.base_url}api/{path}"
 
 
-class SchemaHooks:
-    """The checks of a :class:`ValidatingTransport` as event hooks, for a client that keeps its own transport."""
-
-    def __init__(self, checker: SchemaChecker) -> None:
-        self.checker = checker
-        self.problems: list[str] = []
-
-    def install(self, client: httpx.Client) -> None:
-        """Check every exchange of ``client`` from now on."""
-        client.event_hooks = {"request": [self._request], "response": [self._response]}
-
-    def _request(self, request: httpx.Request) -> None:
-        self.problems += self.checker.check_request(request)
-
-    def _response(self, response: httpx.Response) -> None:
-        response.read()
-        if self.checker.operation_for(response.request) is not None:
-            self.problems += self.checker.check_response(response, response.request)
-
-
 @attrs.define
 class Federated:
     """The federation, each side's staff, and the adapter's HTTP per side (agent tokens)."""
@@ -73,7 +54,7 @@ class Federated:
     federation: Federation
     staff: dict[str, Staff]
     http: dict[str, WaldurHttp]
-    transports: list[ValidatingTransport | SchemaHooks] = attrs.Factory(list)
+    transports: list[ValidatingTransport | HookTraffic] = attrs.Factory(list)
     servers: list[ServerHandle] = attrs.Factory(list)
     clients: list[httpx.Client] = attrs.Factory(list)
 
@@ -110,7 +91,7 @@ def federate(*, components: Sequence[str], socket: bool = False, isd_source: str
             server = emulator.serve("127.0.0.1", 0)
             made.servers.append(server)
             client = make_client(f"{server.base_url}/api/", tokens[side], name=f"emulated {side}")
-            hooks = SchemaHooks(checker)
+            hooks = HookTraffic(checker)
             hooks.install(client)
             made.transports.append(hooks)
         else:
