@@ -4,7 +4,7 @@ Every label value is bounded by the configuration or by fedcore's code: offering
 of the configured API URLs, :func:`~runners.wiring.server_label`), endpoint templates with ``{uuid}`` in place
 of UUIDs, HTTP statuses or error class names. No token, UUID or user name is ever a label.
 
-:func:`add_metrics_arguments` and :func:`start_telemetry` are what ``fedcore run`` calls: with
+:func:`~runners.metrics_args.add_metrics_arguments` and :func:`start_telemetry` are what ``fedcore run`` calls: with
 ``--metrics-port`` they start the HTTP server of :mod:`runners.health` (``/metrics``, ``/healthz``, ``/readyz``);
 without it the daemon reports to :class:`~runners.telemetry.NullTelemetry`.
 """
@@ -182,15 +182,6 @@ class TelemetryHandle:
         if self.server is not None:
             self.server.close()
             self.server = None
-
-
-def add_metrics_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--metrics-port`` and ``--metrics-address`` on a command's parser."""
-    group = parser.add_argument_group("metrics and health")
-    group.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
-                       help="serve /metrics, /healthz and /readyz on this port (0: any free port); off by default")
-    group.add_argument("--metrics-address", default="0.0.0.0", metavar="ADDRESS",
-                       help="address the metrics server listens on (default: every IPv4 interface)")
 
 
 def start_telemetry(

@@ -17,10 +17,10 @@ from runners.health import HealthServer, Readiness
 from runners.metrics import (
     PrometheusTelemetry,
     TelemetryHandle,
-    add_metrics_arguments,
     expected_servers,
     start_telemetry,
 )
+from runners.metrics_args import add_metrics_arguments
 
 pytestmark = pytest.mark.unit
 

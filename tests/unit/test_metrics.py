@@ -19,7 +19,8 @@ from metrics_kit import Scrape
 from adapters.waldur import CallObserver, RetryPolicy, WaldurHttp, endpoint_template, make_client
 from fedcore.errors import PermanentError, TransientError
 from runners.health import HealthServer, Readiness
-from runners.metrics import PrometheusTelemetry, add_metrics_arguments, answered, start_telemetry
+from runners.metrics import PrometheusTelemetry, answered, start_telemetry
+from runners.metrics_args import add_metrics_arguments
 from runners.telemetry import NullTelemetry, Telemetry
 from runners.wiring import server_label
 

@@ -31,7 +31,7 @@ def _positive(kind: type[int] | type[float]) -> Any:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The daemon's options (and the metrics server's, from :mod:`runners.metrics`)."""
     from runners.logs import FORMATS
-    from runners.metrics import add_metrics_arguments
+    from runners.metrics_args import add_metrics_arguments
 
     parser.add_argument("-c", "--config-file", dest="config", required=True, metavar="CONFIG",
                         help="the configuration file (waldur-site-agent's format)")
