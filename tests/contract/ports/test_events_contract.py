@@ -2,24 +2,32 @@
 
 An :class:`EventsWorld` publishes messages as Waldur (or a broker client) would; the tests then consume them only
 through the port. A real broker delivers asynchronously, so every expectation is polled with a deadline
-(:func:`collect`), never synchronised by sleeping; the in-memory stream simply answers at once. Event mode adds the
-STOMP adapter against a real RabbitMQ to :data:`WORLDS`.
+(:func:`collect`), never synchronised by sleeping; the in-memory stream simply answers at once. The ``rabbitmq``
+world binds the STOMP adapter (:class:`adapters.stomp.StompEventStream`, over Web-STOMP) to a real RabbitMQ: a
+fresh vhost, broker user and two Waldur queues (A's and B's orders) per test, messages published with plain STOMP
+SENDs as Waldur's publisher does.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import Callable
-from typing import Protocol
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 import pytest
+import stomp
 
+from adapters.config.schema import StompEndpoint
 from adapters.memory.events import MemoryEventStream
+from adapters.stomp import Backoff, StompEventStream, StompQueue, Transport
 from fedcore.enums import ObjectType, OrderState, Side
 from fedcore.events import Delivery, Event, Malformed
 from fedcore.ids import Uuid
 from fedcore.ports.events import EventStream
+from waldur_emulator.events import RabbitEventBus, queue_name
 
 pytestmark = pytest.mark.contract
 
@@ -63,14 +71,137 @@ class MemoryEventsWorld:
         self.fake.publish(Malformed(side, queue=f"{side}-orders", reason="not JSON", excerpt=text))
 
 
-WORLDS: dict[str, Callable[[], EventsWorld]] = {"memory": MemoryEventsWorld}
-"""Implementation name -> world factory. Event mode adds ``"stomp"`` (the adapter against RabbitMQ)."""
+MANAGEMENT = "http://127.0.0.1:15672"
+BROKER_HOST = "127.0.0.1"
+PORTS: dict[Transport, int] = {"websocket": 15674, "tcp": 61613}
 
 
-@pytest.fixture(params=sorted(WORLDS))
-def world(request: pytest.FixtureRequest) -> EventsWorld:
+def payload_of(event: Event) -> dict[str, object]:
+    """The JSON payload Waldur sends for ``event`` (EVENTS.md §5; only the fields the Event carries)."""
+    fields: dict[str, object] = {"offering_uuid": event.offering_uuid}
+    if event.action:
+        fields["action"] = event.action
+    if event.object_type is ObjectType.ORDER:
+        fields["order_uuid"] = event.order_uuid
+        if event.order_state is not None:
+            fields["order_state"] = event.order_state.value
+    for name in ("resource_uuid", "project_uuid", "user_uuid", "offering_user_uuid"):
+        if getattr(event, name) is not None:
+            fields[name] = getattr(event, name)
+    for name in ("user_username", "role_name", "username"):
+        if getattr(event, name):
+            fields[name] = getattr(event, name)
+    if event.granted is not None:
+        fields["granted"] = event.granted
+    if event.state is not None:
+        fields["state"] = event.state.code if event.action == "username_set" else event.state.value
+    return fields
+
+
+class Sender:
+    """Plain STOMP (TCP) as the broker admin, as Waldur publishes: one SEND at a time, each confirmed by a receipt."""
+
+    def __init__(self, vhost: str) -> None:
+        self.receipts: set[str] = set()
+        self.cond = threading.Condition()
+        self.conn = stomp.Connection12([(BROKER_HOST, PORTS["tcp"])], vhost=vhost, reconnect_attempts_max=1)
+        self.conn.set_listener("receipts", self)
+        self.conn.connect("guest", "guest", wait=True)
+        self.count = 0
+
+    def on_receipt(self, frame: Any) -> None:
+        with self.cond:
+            self.receipts.add(frame.headers["receipt-id"])
+            self.cond.notify_all()
+
+    def send(self, queue: str, body: str | bytes) -> None:
+        """SEND ``body`` to the existing queue and wait for the broker's receipt."""
+        self.count += 1
+        receipt = f"r{self.count}"
+        headers = {"persistent": "true", "content-type": "application/json", "receipt": receipt}
+        self.conn.send(destination=f"/amq/queue/{queue}", body=body, headers=headers)
+        with self.cond:
+            assert self.cond.wait_for(lambda: receipt in self.receipts, DEADLINE), "no receipt for a SEND"
+
+    def close(self) -> None:
+        """Disconnect."""
+        if self.conn.is_connected():
+            self.conn.disconnect()
+
+
+class RabbitEventsWorld:
+    """The STOMP adapter consuming A's and B's order queues of one fresh subscription on the real broker.
+
+    ``publish`` returns once the adapter has taken the message in, so messages published one after another (into
+    different queues too) are received in that order.
+    """
+
+    def __init__(self, transport: Transport = "websocket", **options: Any) -> None:
+        self.user_uuid, self.subscription_uuid = uuid.uuid4().hex, uuid.uuid4().hex
+        self.token = f"token-{uuid.uuid4().hex}"
+        self.bus = RabbitEventBus(management_url=MANAGEMENT)
+        self.bus.provision_subscription(
+            user_uuid=self.user_uuid, subscription_uuid=self.subscription_uuid, password=self.token
+        )
+        self.queues = {
+            side: queue_name(self.subscription_uuid, uuid.uuid4().hex, ObjectType.ORDER.value) for side in Side
+        }
+        for name in self.queues.values():
+            self.bus.declare_queue(vhost=self.user_uuid, queue_name=name)
+        self.sender = Sender(self.user_uuid)
+        options.setdefault("backoff", Backoff.instant())
+        options.setdefault("heartbeat_ms", 2_000)
+        self.adapter = StompEventStream(
+            endpoint=StompEndpoint(BROKER_HOST, PORTS[transport], "/ws", use_tls=False),
+            vhost=self.user_uuid,
+            login=self.subscription_uuid,
+            passcode=self.token,
+            queues=[StompQueue(name, side) for side, name in self.queues.items()],
+            transport=transport,
+            **options,
+        )
+        self.stream: EventStream = self.adapter
+        self.adapter.start()
+        assert self.adapter.wait_connected(DEADLINE), "the adapter connects to the broker"
+
+    def publish(self, event: Event) -> None:
+        """SEND Waldur's JSON payload to the event's side's queue."""
+        self.publish_raw(event.side, json.dumps(payload_of(event)))
+
+    def publish_garbage(self, side: Side, text: str) -> None:
+        """SEND ``text`` as it is."""
+        self.publish_raw(side, text)
+
+    def publish_raw(self, side: Side, body: str | bytes) -> None:
+        """SEND ``body`` to ``side``'s queue; return once the adapter has received it."""
+        before = self.adapter.frames_received
+        self.sender.send(self.queues[side], body)
+        assert self.adapter.wait_frames(before + 1, DEADLINE), "the adapter receives what was sent"
+
+    def close(self) -> None:
+        """Close the adapter and the sender, remove the subscription, its vhost and queues."""
+        self.adapter.close()
+        self.sender.close()
+        self.bus.remove_subscription(
+            user_uuid=self.user_uuid, subscription_uuid=self.subscription_uuid, delete_vhost=True
+        )
+        self.bus.close()
+
+
+WORLDS: dict[str, Callable[[], EventsWorld]] = {"memory": MemoryEventsWorld, "rabbitmq": RabbitEventsWorld}
+"""Implementation name -> world factory: the in-memory fake, and the STOMP adapter against RabbitMQ."""
+
+
+@pytest.fixture(
+    params=[pytest.param(name, marks=[pytest.mark.broker] if name == "rabbitmq" else []) for name in sorted(WORLDS)]
+)
+def world(request: pytest.FixtureRequest) -> Iterator[EventsWorld]:
     """A fresh world of each implementation, with empty queues."""
-    return WORLDS[request.param]()
+    made = WORLDS[request.param]()
+    yield made
+    close = getattr(made, "close", None)
+    if close is not None:
+        close()
 
 
 def order_event(n: int, side: Side = Side.A) -> Event:
@@ -104,6 +235,18 @@ def assert_drained(stream: EventStream) -> None:
 def test_the_memory_stream_satisfies_the_port() -> None:
     # Checked by mypy: the assignment fails type checking when the fake drifts from its Protocol.
     port: EventStream = MemoryEventStream()
+    assert list(port.receive(1)) == []
+
+
+def test_the_stomp_stream_satisfies_the_port() -> None:
+    # Checked by mypy, as above; constructing does no I/O, so this needs no broker.
+    port: EventStream = StompEventStream(
+        endpoint=StompEndpoint("broker.invalid", 443, "/rmqws-stomp", use_tls=True),
+        vhost="v",
+        login="l",
+        passcode="p",
+        queues=[StompQueue(queue_name(uuid.uuid4().hex, uuid.uuid4().hex, "order"), Side.A)],
+    )
     assert list(port.receive(1)) == []
 
 

@@ -1,0 +1,304 @@
+"""The STOMP adapter beyond the port contract: typed decoding, malformed frames, redelivery, reconnection by its
+own supervisor after the broker drops the connection, TCP_NODELAY, and no secret in any log line.
+
+The decoder tests are pure; the others run against the real RabbitMQ (marker ``broker``) with a fresh vhost,
+broker user and queues per test (:class:`RabbitEventsWorld` of the contract suite). Everything is polled with
+deadlines; nothing sleeps to synchronise.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from adapters.config.schema import StompEndpoint
+from adapters.stomp import MAX_BODY, Backoff, StompEventStream, StompQueue, Transport, decode, object_type_of
+from contract.ports.test_events_contract import (
+    DEADLINE,
+    MANAGEMENT,
+    RabbitEventsWorld,
+    collect,
+    flat,
+    order_event,
+)
+from fedcore.enums import ObjectType, OfferingUserState, OrderState, Side
+from fedcore.events import Event, Malformed
+
+pytestmark = pytest.mark.contract
+
+OFF = uuid.uuid4().hex
+QUEUE = f"subscription_{'a' * 32}_offering_{'b' * 32}_offering_user"
+
+
+def _decode(object_type: ObjectType, payload: object) -> Event | Malformed:
+    return decode(Side.B, QUEUE, object_type, json.dumps(payload).encode())
+
+
+# --- decoding (pure) ---------------------------------------------------------------------------------------
+
+
+class TestDecode:
+    def test_order_with_display_state(self) -> None:
+        order = uuid.uuid4()
+        event = _decode(ObjectType.ORDER, {"offering_uuid": OFF, "order_uuid": str(order), "order_state": "done"})
+        assert event == Event(Side.B, ObjectType.ORDER, OFF, order_uuid=order.hex, order_state=OrderState.DONE)
+
+    def test_order_without_state_keeps_its_action(self) -> None:
+        order = uuid.uuid4().hex
+        event = _decode(ObjectType.ORDER, {"offering_uuid": OFF, "order_uuid": order, "action": "provider_info_set"})
+        assert isinstance(event, Event)
+        assert (event.action, event.order_state, event.order_uuid) == ("provider_info_set", None, order)
+
+    def test_user_role_and_resource(self) -> None:
+        user, project, resource = (uuid.uuid4().hex for _ in range(3))
+        role = _decode(
+            ObjectType.USER_ROLE,
+            {"offering_uuid": OFF, "user_uuid": user, "user_username": "u", "project_uuid": project,
+             "project_name": "p", "role_name": "PROJECT.MEMBER", "granted": False},
+        )
+        assert role == Event(Side.B, ObjectType.USER_ROLE, OFF, project_uuid=project, user_uuid=user,
+                             user_username="u", role_name="PROJECT.MEMBER", granted=False)
+        sync = _decode(ObjectType.USER_ROLE, {"offering_uuid": OFF, "project_uuid": project, "project_name": "p"})
+        assert sync == Event(Side.B, ObjectType.USER_ROLE, OFF, project_uuid=project)
+        res = _decode(ObjectType.RESOURCE, {"offering_uuid": OFF, "resource_uuid": resource, "paused": True})
+        assert res == Event(Side.B, ObjectType.RESOURCE, OFF, resource_uuid=resource)
+
+    @pytest.mark.parametrize(
+        ("action", "state", "expected"),
+        [
+            ("create", "Requested", OfferingUserState.REQUESTED),
+            ("update", "OK", OfferingUserState.OK),
+            ("username_set", 5, OfferingUserState.OK),
+            ("username_set", 10, OfferingUserState.ERROR_DELETING),
+            ("delete", None, None),
+        ],
+    )
+    def test_offering_user_state_follows_the_action(
+        self, action: str, state: object, expected: OfferingUserState | None
+    ) -> None:
+        ou, user = uuid.uuid4().hex, uuid.uuid4().hex
+        payload = {"offering_uuid": OFF, "action": action, "offering_user_uuid": ou, "user_uuid": user,
+                   "username": "alice", "state": state}
+        event = _decode(ObjectType.OFFERING_USER, payload)
+        assert event == Event(Side.B, ObjectType.OFFERING_USER, OFF, action=action, offering_user_uuid=ou,
+                              user_uuid=user, username="alice", state=expected)
+
+    def test_types_fedcore_does_not_act_on_decode_to_ignorable_events(self) -> None:
+        event = _decode(ObjectType.SERVICE_ACCOUNT, {"offering_uuid": OFF, "action": "create", "account_uuid": OFF})
+        assert event == Event(Side.B, ObjectType.SERVICE_ACCOUNT, OFF, action="create")
+
+    @pytest.mark.parametrize(
+        ("object_type", "payload", "reason"),
+        [
+            (ObjectType.ORDER, {"order_uuid": OFF, "order_state": "done"}, "'offering_uuid' is missing"),
+            (ObjectType.ORDER, {"offering_uuid": 7, "order_uuid": OFF}, "'offering_uuid' is a int"),
+            (ObjectType.ORDER, {"offering_uuid": "nope", "order_uuid": OFF}, "not a UUID"),
+            (ObjectType.ORDER, {"offering_uuid": OFF, "order_uuid": OFF, "order_state": "exploded"}, "known value"),
+            (ObjectType.ORDER, {"offering_uuid": OFF, "order_uuid": OFF, "order_state": 3}, "not a string"),
+            (ObjectType.ORDER, {"offering_uuid": OFF}, "'order_uuid' is missing"),
+            (ObjectType.USER_ROLE, {"offering_uuid": OFF, "project_uuid": OFF, "granted": "yes"}, "not a boolean"),
+            (ObjectType.OFFERING_USER, {"offering_uuid": OFF, "action": "username_set", "offering_user_uuid": OFF,
+                                        "state": "OK"}, "not an integer code"),
+            (ObjectType.OFFERING_USER, {"offering_uuid": OFF, "action": "update", "offering_user_uuid": OFF,
+                                        "state": 5}, "not a display value"),
+            (ObjectType.OFFERING_USER, {"offering_uuid": OFF, "action": "username_set", "offering_user_uuid": OFF,
+                                        "state": 42}, "unknown offering user state code"),
+            (ObjectType.OFFERING_USER, {"offering_uuid": OFF, "offering_user_uuid": OFF}, "'action' is missing"),
+            (ObjectType.ORDER, [1, 2], "not an object"),
+        ],
+    )
+    def test_wrong_shapes_are_malformed_with_a_reason(
+        self, object_type: ObjectType, payload: object, reason: str
+    ) -> None:
+        result = _decode(object_type, payload)
+        assert isinstance(result, Malformed)
+        assert reason in result.reason
+        assert (result.side, result.queue) == (Side.B, QUEUE)
+
+    @pytest.mark.parametrize(
+        ("body", "reason"),
+        [
+            (b"<<not json>>", "not JSON"),
+            (b"\xff\xfe{}", "not UTF-8"),
+            (b'{"offering_uuid": "' + b"x" * MAX_BODY + b'"}', "exceeds"),
+        ],
+    )
+    def test_bodies_that_are_not_json_objects(self, body: bytes, reason: str) -> None:
+        result = decode(Side.A, QUEUE, ObjectType.ORDER, body)
+        assert isinstance(result, Malformed)
+        assert reason in result.reason
+        assert len(result.excerpt) <= 200
+
+    def test_object_type_comes_from_the_queue_name_without_splitting_on_underscores(self) -> None:
+        assert object_type_of(QUEUE) is ObjectType.OFFERING_USER
+        assert object_type_of(QUEUE.replace("offering_user", "resource_periodic_limits")) is (
+            ObjectType.RESOURCE_PERIODIC_LIMITS
+        )
+        with pytest.raises(ValueError, match="unknown object type"):
+            object_type_of(QUEUE.replace("offering_user", "nonsense"))
+        with pytest.raises(ValueError, match="not a Waldur subscription queue"):
+            object_type_of("orders")
+
+
+class TestBackoff:
+    def test_grows_exponentially_with_jitter_and_is_capped_forever(self) -> None:
+        policy = Backoff()
+        assert policy.delay(0, 0.5) == 0
+        assert [policy.delay(n, 0.5) for n in range(1, 8)] == [1, 2, 4, 8, 16, 32, 60]
+        assert policy.delay(3, 0.0) == 3.0
+        assert policy.delay(3, 0.999) == pytest.approx(5.0, abs=0.01)
+        assert policy.delay(10_000, 0.999) == 60.0
+        assert all(0 < policy.delay(n, r) <= 60 for n in range(1, 200) for r in (0.0, 0.5, 0.99))
+
+
+def test_the_passcode_is_not_in_the_repr() -> None:
+    stream = StompEventStream(
+        endpoint=StompEndpoint("waldur.example", 443, "/rmqws-stomp", use_tls=True),
+        vhost="v" * 32,
+        login="l" * 32,
+        passcode="s3cret-token",
+        queues=[StompQueue(QUEUE, Side.B)],
+    )
+    assert "s3cret-token" not in repr(stream)
+    assert "s3cret-token" not in stream.where
+    assert stream.where == f"wss://waldur.example:443/rmqws-stomp vhost {'v' * 32} as {'l' * 32}"
+    with pytest.raises(ValueError, match="unknown object type"):
+        _ = StompQueue(QUEUE.replace("offering_user", "bogus"), Side.A).object_type
+
+
+# --- against the broker ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["websocket", "tcp"])
+def rabbit(request: pytest.FixtureRequest) -> Iterator[RabbitEventsWorld]:
+    world = RabbitEventsWorld(transport=request.param)
+    yield world
+    world.close()
+
+
+def _connections(admin: httpx.Client, vhost: str, login: str) -> list[str]:
+    listed = admin.get(f"/api/vhosts/{quote(vhost, safe='')}/connections").json()
+    return [c["name"] for c in listed if c.get("user") == login]
+
+
+@pytest.mark.broker
+def test_malformed_frames_arrive_as_malformed_and_never_stop_the_stream(rabbit: RabbitEventsWorld) -> None:
+    rabbit.publish(order_event(1))
+    rabbit.publish_raw(Side.A, "<<not json>>")
+    rabbit.publish_raw(Side.B, json.dumps({"offering_uuid": OFF, "order_uuid": 12}))
+    rabbit.publish_raw(Side.A, b'{"offering_uuid": "' + b"x" * (MAX_BODY + 1) + b'"}')
+    rabbit.publish_raw(Side.B, json.dumps({"order_uuid": OFF}))
+    rabbit.publish(order_event(2, Side.B))
+    received = flat(collect(rabbit.stream, 6))
+    assert [type(d.body).__name__ for d in received] == ["Event"] + ["Malformed"] * 4 + ["Event"]
+    reasons = [d.body.reason for d in received if isinstance(d.body, Malformed)]
+    assert ["not JSON" in reasons[0], "not a UUID string" in reasons[1], "exceeds" in reasons[2],
+            "'offering_uuid' is missing" in reasons[3]] == [True] * 4
+    assert [d.body.side for d in received] == [Side.A, Side.A, Side.B, Side.A, Side.B, Side.B]
+    assert {d.body.queue for d in received if isinstance(d.body, Malformed)} == set(rabbit.queues.values())
+    for delivery in received:
+        rabbit.stream.ack(delivery)
+    assert rabbit.stream.wait(0.05) is False
+
+
+@pytest.mark.broker
+def test_a_nacked_message_is_redelivered_with_attempt_two(rabbit: RabbitEventsWorld) -> None:
+    rabbit.publish(order_event(7))
+    [first] = flat(collect(rabbit.stream, 1))
+    assert first.attempt == 1
+    rabbit.stream.nack(first)
+    [again] = flat(collect(rabbit.stream, 1))
+    assert (again.body, again.attempt) == (order_event(7), 2)
+    rabbit.stream.ack(again)
+
+
+@pytest.mark.broker
+def test_tcp_transport_disables_nagle() -> None:
+    world = RabbitEventsWorld(transport="tcp")
+    try:
+        sock = world.adapter._conn.transport.socket
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        world.close()
+
+
+@pytest.mark.broker
+@pytest.mark.parametrize("transport", ["websocket", "tcp"])
+def test_the_supervisor_reconnects_after_the_broker_drops_the_connection(
+    transport: Transport, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    hooks: list[float] = []
+    world = RabbitEventsWorld(transport=transport, on_connected=lambda: hooks.append(time.monotonic()))
+    try:
+        with httpx.Client(base_url=MANAGEMENT, auth=("guest", "guest"), timeout=10) as admin:
+            assert world.adapter.wait_connected(DEADLINE)
+            world.publish(order_event(1))
+            [held] = flat(collect(world.stream, 1))
+            deadline = time.monotonic() + DEADLINE * 2
+            names: list[str] = []
+            while not names and time.monotonic() < deadline:
+                names = _connections(admin, world.user_uuid, world.subscription_uuid)
+            assert names, "the management API lists the adapter's connection"
+            for name in names:
+                assert admin.delete(f"/api/connections/{quote(name, safe='')}").status_code in (204, 404)
+            while world.adapter.connects < 2 and time.monotonic() < deadline:
+                world.adapter.wait_connected(0.05)
+            assert world.adapter.connects >= 2
+            assert world.adapter.connected
+            assert len(hooks) >= 2
+            # The message outstanding at the drop comes back; the stale delivery is settled locally.
+            [again] = flat(collect(world.stream, 1))
+            assert (again.body, again.attempt) == (held.body, 2)
+            world.stream.ack(held)
+            world.stream.ack(again)
+            world.publish(order_event(2))
+            [after] = flat(collect(world.stream, 1))
+            assert (after.body, after.attempt) == (order_event(2), 1)
+            world.stream.ack(after)
+            assert world.stream.wait(0.05) is False
+    finally:
+        world.close()
+    assert_no_secret(caplog, world.token)
+
+
+@pytest.mark.broker
+def test_refused_credentials_keep_retrying_without_leaking_the_passcode(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    world = RabbitEventsWorld()
+    wrong = f"wrong-{uuid.uuid4().hex}"
+    refused = StompEventStream(
+        endpoint=StompEndpoint("127.0.0.1", 15674, "/ws", use_tls=False),
+        vhost=world.user_uuid,
+        login=world.subscription_uuid,
+        passcode=wrong,
+        queues=[StompQueue(world.queues[Side.A], Side.A)],
+        backoff=Backoff.instant(),
+    ).start()
+    try:
+        deadline = time.monotonic() + DEADLINE
+        while time.monotonic() < deadline and sum("failed" in r.getMessage() for r in caplog.records) < 3:
+            refused.wait_connected(0.05)
+        assert sum("failed" in r.getMessage() for r in caplog.records) >= 3, "the supervisor keeps trying"
+        assert not refused.connected
+    finally:
+        refused.close()
+        world.close()
+    assert_no_secret(caplog, wrong)
+    assert_no_secret(caplog, world.token)
+
+
+def assert_no_secret(caplog: pytest.LogCaptureFixture, secret: str) -> None:
+    """No captured log line, argument or traceback contains ``secret``."""
+    assert caplog.records, "logs were captured"
+    for record in caplog.records:
+        text = record.getMessage() + (logging.Formatter().formatException(record.exc_info) if record.exc_info else "")
+        assert secret not in text, f"secret in log line from {record.name}: {text[:200]}"
