@@ -296,6 +296,8 @@ class Registrar:
     def _check(self, target: Target, me: Me) -> OfferingInfo:
         """Reject, before any write, an offering fedcore cannot register (permanent)."""
         read = read_provider_offering if target.side == "A" else read_public_offering
+        view = "marketplace-provider-offerings" if target.side == "A" else "marketplace-public-offerings"
+        where = target.http.where("GET", f"{view}/{target.offering_uuid}/")
         try:
             offering = read(target.http, target.offering_uuid)
         except NotFound as exc:
@@ -303,7 +305,7 @@ class Registrar:
         if offering.type not in AGENT_OFFERING_TYPES:
             raise RegistrationRefused(
                 f"offering type {offering.type!r} cannot have a site agent ({', '.join(sorted(AGENT_OFFERING_TYPES))})",
-                where=target.http.where("GET", "offering"),
+                where=where,
             )
         provider = me.is_staff or me.holds(PROVIDER_ROLES, offering.uuid) or me.holds(
             PROVIDER_ROLES, offering.customer_uuid

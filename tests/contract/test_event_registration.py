@@ -15,6 +15,7 @@ import attrs
 import httpx
 import pytest
 
+from adapters.config import parse_config
 from adapters.waldur import RetryPolicy
 from adapters.waldur.client import make_client
 from adapters.waldur.http import WaldurHttp
@@ -26,7 +27,9 @@ from runners.registration import (
     Registrar,
     State,
     Target,
+    targets_from_config,
 )
+from runners.sandbox import federation_config
 from waldur_emulator import Emulator, FaultRule
 from waldur_emulator.federation import Federation, build_federation
 from waldur_emulator.seeding import Seeder
@@ -348,3 +351,33 @@ def test_invalid_offerings_are_refused_before_any_write_as_permanent(world: Worl
     world.clock.step(99)
     settle(registrar)
     assert all(s.attempts == 1 for s in registrar.status().values())
+
+
+# --- configuration and start-up -------------------------------------------------------------------------
+
+
+def test_targets_come_from_the_stomp_flags_of_each_side_once_per_offering(world: World) -> None:
+    raw = federation_config(world.fed, A_API, B_API)
+    entry = raw["offerings"][0]
+    b_on = {**entry["backend_settings"], "target_stomp_enabled": True}
+    twin = {**entry, "name": "twin", "waldur_offering_uuid": world.a_offerings(1)[0], "backend_settings": b_on}
+    raw["offerings"] = [{**entry, "stomp_enabled": True, "backend_settings": b_on}, twin]
+    config = parse_config(raw)
+    clients = {"A": world.http_a, "B": world.http_b}
+    targets = targets_from_config(config.offerings, lambda _, side: clients[side])
+    assert [(t.side, t.offering_uuid, t.object_types) for t in targets] == [
+        ("A", world.fed.a.offering_uuid, A_OBJECT_TYPES),
+        ("B", world.fed.b.offering_uuid, B_OBJECT_TYPES),
+    ]
+    registrar = world.registrar(targets)
+    settle(registrar)
+    assert registrar.ready()
+
+
+def test_clean_up_with_a_server_down_is_skipped_and_registration_goes_on(world: World) -> None:
+    world.wire_a.down = True
+    registrar = world.registrar([world.a_target(world.fed.a.offering_uuid), world.b_target()])
+    assert registrar.remove_stale() == []
+    settle(registrar)
+    assert registrar.status()[key("B", world.fed.b.offering_uuid)].state is State.REGISTERED
+    assert registrar.status()[key("A", world.fed.a.offering_uuid)].state is State.POLLING
