@@ -7,8 +7,8 @@ order, retried how) is :mod:`runners.registration`'s.
 
 - Upserting an identity, registering a service, an event subscription or a queue are idempotent on Waldur's side
   (looked up by name, or reused by Waldur), so they are retried like reads.
-- ``WaldurHttp`` has no ``put`` or ``delete`` yet: :func:`_put` and :func:`_delete` go through its single send
-  path with the same retry policy, observer and error translation.
+- An identity is replaced with ``PUT`` (there is no ``PATCH``), queues and stale subscriptions are removed with
+  ``DELETE``: both retried, through the same send path, observer and error translation as every call.
 """
 
 from __future__ import annotations
@@ -107,15 +107,6 @@ def _queue(wire: _WireQueue) -> Queue:
     )
 
 
-def _put(http: WaldurHttp, path: str, body: object) -> object:
-    """PUT a whole object (the same body twice is harmless: retried)."""
-    where = http.where("PUT", path)
-    return http._attempts(http.retry, path, lambda: http._json(http._send("PUT", path, body=body), where))
-
-
-def _delete(http: WaldurHttp, path: str) -> None:
-    """DELETE an object (retried: deleting twice answers 404, which the caller may ignore)."""
-    http._attempts(http.retry, path, lambda: http._send("DELETE", path))
 
 
 def identity_body(
@@ -141,7 +132,7 @@ def upsert_identity(http: WaldurHttp, offering_uuid: Uuid, name: str, version: s
     body = identity_body(offering_uuid, name, version, now)
     if found:
         path = f"{IDENTITIES}{normalize_uuid(found[0].uuid)}/"
-        answer = _put(http, path, body)
+        answer = http.put(path, body)
         where = http.where("PUT", path)
     else:
         answer = http.post(IDENTITIES, body, idempotent=False)
@@ -193,9 +184,9 @@ def list_queues(http: WaldurHttp, subscription_uuid: Uuid) -> list[Queue]:
 
 def delete_queue(http: WaldurHttp, queue_uuid: Uuid) -> None:
     """Remove a registered queue (and its messages)."""
-    _delete(http, f"{QUEUES}{queue_uuid}/")
+    http.delete(f"{QUEUES}{queue_uuid}/")
 
 
 def delete_subscription(http: WaldurHttp, subscription_uuid: Uuid) -> None:
     """Remove a subscription, its queues and its broker user."""
-    _delete(http, f"{SUBSCRIPTIONS}{subscription_uuid}/")
+    http.delete(f"{SUBSCRIPTIONS}{subscription_uuid}/")

@@ -245,6 +245,15 @@ class WaldurHttp:
         where = self.where("PATCH", path)
         return self._attempts(self.retry, path, lambda: self._json(self._send("PATCH", path, body=body), where))
 
+    def put(self, path: str, body: object) -> object:
+        """PUT a whole object (replacing it with the same body twice is harmless: retried)."""
+        where = self.where("PUT", path)
+        return self._attempts(self.retry, path, lambda: self._json(self._send("PUT", path, body=body), where))
+
+    def delete(self, path: str) -> None:
+        """DELETE an object (retried: a repeat answers 404, which the caller may take as done)."""
+        self._attempts(self.retry, path, lambda: self._send("DELETE", path))
+
 
 def next_page(response: httpx.Response) -> str | None:
     """The ``page`` number of ``Link: <…>; rel="next"``, or None on the last page."""
