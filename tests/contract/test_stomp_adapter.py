@@ -174,6 +174,18 @@ def test_the_passcode_is_not_in_the_repr() -> None:
         _ = StompQueue(QUEUE.replace("offering_user", "bogus"), Side.A).object_type
 
 
+def test_stomp_py_frame_logs_are_masked(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="stomp.py")
+    StompEventStream(
+        endpoint=StompEndpoint("h", 1, "/ws", use_tls=False), vhost="v", login="l", passcode="tok-1",
+        queues=[StompQueue(QUEUE, Side.B)],
+    )
+    lines = [b"STOMP", b"\n", b"login:l\n", b"passcode:tok-1\n", b"\n"]
+    logging.getLogger("stomp.py").debug("sending frame: %s", lines)
+    assert "passcode:********" in caplog.text
+    assert_no_secret(caplog, "tok-1")
+
+
 # --- against the broker ------------------------------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 """The EventStream port over stomp.py: one broker login, its queues, a supervisor thread that keeps it connected.
 
-Threads. stomp.py's receiver thread runs the :class:`_Listener` callbacks, which only record connection facts and
+Threads. stomp.py's receiver thread runs the :class:`Listener` callbacks, which only record connection facts and
 decode and enqueue messages (STYLE.md 12). Our supervisor thread connects, subscribes, calls ``on_connected``,
 waits for a drop, and reconnects with :class:`~adapters.stomp.Backoff` forever; nothing reconnects from inside a
 callback and stomp.py's own reconnect loop is limited to one attempt. The consumer's thread calls the port
@@ -28,7 +28,6 @@ import hashlib
 import itertools
 import logging
 import random
-import re
 import socket
 import threading
 import time
@@ -37,14 +36,14 @@ from typing import Any, Literal
 
 import stomp
 import stomp.exception
-from attrs import frozen
 
 from adapters.config.schema import StompEndpoint
 from fedcore.enums import ObjectType, Side
 from fedcore.events import Delivery, Event, Malformed
 
 from ._backoff import Backoff
-from ._decode import decode, object_type_of
+from ._decode import decode
+from ._wire import Incoming, Listener, StompQueue, guard_stomp_logs
 
 log = logging.getLogger("adapters.stomp")
 
@@ -53,90 +52,6 @@ DEFAULT_BACKOFF = Backoff()
 """1 s doubling up to 60 s, +/- 25 % jitter (EVENTS.md §6 asks for 120 s; 60 s catches up sooner)."""
 _MAX_REMEMBERED = 10_000
 """Bodies whose failed deliveries are remembered (oldest forgotten first): bounds memory under churn."""
-
-
-_PASSCODE = re.compile(r"passcode:[^\\\s'\",\]]*")
-
-
-class _RedactPasscode(logging.Filter):
-    """stomp.py logs every frame it sends at DEBUG; its own masking misses ``passcode:<token>`` (its pattern wants
-    a space after the colon), so the CONNECT frame would carry the token into the log. This filter masks it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "passcode:" in message:
-            record.msg, record.args = _PASSCODE.sub("passcode:********", message), ()
-        return True
-
-
-def _guard_stomp_logs() -> None:
-    """Install :class:`_RedactPasscode` on stomp.py's logger once (idempotent)."""
-    stomp_log = logging.getLogger("stomp.py")
-    if not any(isinstance(f, _RedactPasscode) for f in stomp_log.filters):
-        stomp_log.addFilter(_RedactPasscode())
-
-
-@frozen
-class StompQueue:
-    """One Waldur subscription queue to consume, and the side (Waldur A or B) its messages come from."""
-
-    name: str
-    side: Side
-
-    @property
-    def object_type(self) -> ObjectType:
-        """The object type in the queue's name (ValueError when the name is not Waldur's pattern)."""
-        return object_type_of(self.name)
-
-
-@frozen
-class _Incoming:
-    """A decoded MESSAGE frame waiting in the inbox, with what is needed to acknowledge it."""
-
-    generation: int
-    queue: str
-    ack_id: str
-    key: tuple[str, str]
-    redelivered: bool
-    body: Event | Malformed
-
-
-class _Listener(stomp.ConnectionListener):  # type: ignore[misc]
-    """stomp.py callbacks for one connection attempt: record, decode, enqueue; never act on the connection."""
-
-    def __init__(self, stream: StompEventStream, generation: int) -> None:
-        self._stream = stream
-        self._generation = generation
-        self.connected = False
-        self.dropped = False
-        self.error = ""
-        self.receipts: set[str] = set()
-
-    def on_connected(self, frame: Any) -> None:  # noqa: ARG002 (stomp.py signature)
-        with self._stream._cond:
-            self.connected = True
-            self._stream._cond.notify_all()
-
-    def on_receipt(self, frame: Any) -> None:
-        with self._stream._cond:
-            self.receipts.add(str(frame.headers.get("receipt-id", "")))
-            self._stream._cond.notify_all()
-
-    def on_error(self, frame: Any) -> None:
-        with self._stream._cond:
-            self.error = str(frame.headers.get("message", "ERROR frame"))[:200]
-            self._stream._cond.notify_all()
-
-    def on_disconnected(self) -> None:
-        with self._stream._cond:
-            self.dropped = True
-            self._stream._cond.notify_all()
-
-    def on_heartbeat_timeout(self) -> None:
-        self.on_disconnected()
-
-    def on_message(self, frame: Any) -> None:
-        self._stream._enqueue(self._generation, frame)
 
 
 class StompEventStream:
@@ -182,15 +97,15 @@ class StompEventStream:
         self._backoff = backoff
         self._ca_certs = ca_certs
         self.on_connected = on_connected
-        _guard_stomp_logs()
+        guard_stomp_logs()
         self._cond = threading.Condition()
-        self._inbox: collections.deque[_Incoming] = collections.deque()
-        self._outstanding: dict[str, tuple[Delivery, _Incoming]] = {}
+        self._inbox: collections.deque[Incoming] = collections.deque()
+        self._outstanding: dict[str, tuple[Delivery, Incoming]] = {}
         self._failed: collections.OrderedDict[tuple[str, str], int] = collections.OrderedDict()
         self._tags = itertools.count(1)
         self._generation = 0
         self._conn: Any = None
-        self._listener: _Listener | None = None
+        self._listener: Listener | None = None
         self._connected = False
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
@@ -291,7 +206,7 @@ class StompEventStream:
 
     # -- internals --------------------------------------------------------------------------------------------
 
-    def _settle(self, delivery: Delivery, action: str) -> _Incoming:
+    def _settle(self, delivery: Delivery, action: str) -> Incoming:
         held = self._outstanding.get(delivery.tag)
         if held is None or held[0] != delivery:
             raise ValueError(
@@ -307,7 +222,7 @@ class StompEventStream:
         while len(self._failed) > _MAX_REMEMBERED:
             self._failed.popitem(last=False)
 
-    def _send(self, conn: Any, command: str, incoming: _Incoming) -> None:
+    def _send(self, conn: Any, command: str, incoming: Incoming) -> None:
         if conn is None:
             log.info("%s of a message from %s not sent: its session is gone, the broker resends it", command,
                      incoming.queue)
@@ -332,7 +247,7 @@ class StompEventStream:
             decoded: Event | Malformed = decode(side, queue, object_type, raw)
         else:
             decoded = Malformed(side, queue=queue, reason="message for a subscription this stream did not make")
-        incoming = _Incoming(
+        incoming = Incoming(
             generation=generation,
             queue=queue,
             ack_id=str(headers.get("ack") or headers.get("message-id", "")),
@@ -375,7 +290,7 @@ class StompEventStream:
         with self._cond:
             self._generation += 1
             generation = self._generation
-        listener = _Listener(self, generation)
+        listener = Listener(self._cond, self._enqueue, generation)
         conn = self._new_connection()
         conn.set_listener("fedcore", listener)
         with self._cond:
@@ -407,7 +322,7 @@ class StompEventStream:
             self._cond.notify_all()
         log.info("STOMP connected to %s, %d queue(s) subscribed", self.where, len(names))
 
-    def _await(self, listener: _Listener, done: Callable[[], bool], what: str) -> None:
+    def _await(self, listener: Listener, done: Callable[[], bool], what: str) -> None:
         with self._cond:
             self._cond.wait_for(
                 lambda: done() or listener.dropped or bool(listener.error) or self._closing.is_set(),
