@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import socket
+import ssl
+import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -184,6 +189,74 @@ def test_stomp_py_frame_logs_are_masked(caplog: pytest.LogCaptureFixture) -> Non
     logging.getLogger("stomp.py").debug("sending frame: %s", lines)
     assert "passcode:********" in caplog.text
     assert_no_secret(caplog, "tok-1")
+
+
+class TlsProbe:
+    """A TLS server on loopback with a self-signed ``localhost`` certificate; records each handshake's outcome."""
+
+    def __init__(self, directory: Path) -> None:
+        self.cert, key = directory / "cert.pem", directory / "key.pem"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+             "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(self.cert)],
+            check=True, capture_output=True,
+        )
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(self.cert, key)
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.outcomes: list[str] = []
+        self.cond = threading.Condition()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                raw, _ = self.server.accept()
+            except OSError:
+                return
+            try:
+                with self.context.wrap_socket(raw, server_side=True):
+                    outcome = "handshake"
+            except (ssl.SSLError, OSError) as exc:
+                outcome = f"refused: {exc}"
+            with self.cond:
+                self.outcomes.append(outcome)
+                self.cond.notify_all()
+
+    def wait_outcome(self, timeout: float) -> str:
+        with self.cond:
+            assert self.cond.wait_for(lambda: bool(self.outcomes), timeout), "the client tried a TLS handshake"
+            return self.outcomes[0]
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+@pytest.mark.parametrize("transport", ["websocket", "tcp"])
+@pytest.mark.parametrize("trusted", [False, True])
+def test_tls_verifies_the_server_certificate(transport: Transport, trusted: bool, tmp_path: Path) -> None:
+    probe = TlsProbe(tmp_path)
+    stream = StompEventStream(
+        endpoint=StompEndpoint("localhost", probe.port, "/ws", use_tls=True),
+        vhost="v",
+        login="l",
+        passcode="p",
+        queues=[StompQueue(QUEUE, Side.B)],
+        transport=transport,
+        backoff=Backoff.instant(),
+        connect_timeout=2.0,
+        ca_certs=str(probe.cert) if trusted else None,
+    ).start()
+    try:
+        outcome = probe.wait_outcome(DEADLINE)
+        # Trusted: the handshake completes (our probe then speaks no STOMP). Untrusted: the client refuses it.
+        assert outcome == "handshake" if trusted else "UNKNOWN_CA" in outcome, outcome
+        assert not stream.connected
+    finally:
+        stream.close()
+        probe.close()
 
 
 # --- against the broker ------------------------------------------------------------------------------------
