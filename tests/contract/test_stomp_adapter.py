@@ -306,6 +306,45 @@ def test_a_nacked_message_is_redelivered_with_attempt_two(rabbit: RabbitEventsWo
 
 
 @pytest.mark.broker
+def test_back_pressure_is_the_prefetch_the_broker_waits_for_acks() -> None:
+    world = RabbitEventsWorld(prefetch=2)
+    try:
+        for n in range(5):
+            world.sender.send(world.queues[Side.A], json.dumps({"offering_uuid": OFF, "order_uuid": f"{n:032x}"}))
+        assert world.adapter.wait_frames(2, DEADLINE)
+        assert not world.adapter.wait_frames(3, 0.3), "no more than the prefetch is unacknowledged"
+        first, second = flat(collect(world.stream, 2))
+        world.stream.ack(first)
+        assert world.adapter.wait_frames(3, DEADLINE), "an ack lets the next message through"
+        world.stream.ack(second)
+        rest: list[Event | Malformed] = []
+        deadline = time.monotonic() + DEADLINE
+        while len(rest) < 3 and time.monotonic() < deadline:  # acknowledging as it goes, as a consumer must
+            for delivery in flat(collect(world.stream, 1)):
+                rest.append(delivery.body)
+                world.stream.ack(delivery)
+        assert [b.order_uuid for b in rest if isinstance(b, Event)] == [f"{n:032x}" for n in (2, 3, 4)]
+    finally:
+        world.close()
+
+
+@pytest.mark.broker
+def test_a_failing_on_connected_hook_is_logged_and_the_stream_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    def hook() -> None:
+        raise RuntimeError("catch-up failed")
+
+    world = RabbitEventsWorld(on_connected=hook)
+    try:
+        assert world.adapter.connected
+        world.publish(order_event(3))
+        [delivery] = flat(collect(world.stream, 1))
+        world.stream.ack(delivery)
+        assert any("on_connected hook failed" in r.getMessage() for r in caplog.records)
+    finally:
+        world.close()
+
+
+@pytest.mark.broker
 def test_tcp_transport_disables_nagle() -> None:
     world = RabbitEventsWorld(transport="tcp")
     try:

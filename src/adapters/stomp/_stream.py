@@ -273,9 +273,11 @@ class StompEventStream:
             try:
                 self._connect()
             except _ConnectFailed as exc:
+                self._drop()
+                if self._closing.is_set():
+                    break
                 failures += 1
                 log.warning("STOMP connection to %s failed: %s", self.where, exc)
-                self._drop()
                 continue
             self._notify_connected()
             self._wait_for_drop()
