@@ -15,7 +15,7 @@ from attrs import frozen
 
 from adapters.config import FedcoreConfig, OfferingConfig, UsernameManagementBackend
 from adapters.waldur import WaldurHttp
-from adapters.waldur.identity import read_customer, read_me, read_provider_offering, read_public_offering
+from adapters.waldur.identity import Me, read_customer, read_me, read_provider_offering, read_public_offering
 from fedcore.enums import UserResolveMethod
 from fedcore.errors import PortError, TransientError
 from runners.checks import (
@@ -81,20 +81,33 @@ def _connect(source: HttpSource, keys: SideKeys, token: str, *, verify: bool, ca
         return [first, *_skip_rest(keys.side, names, first)]
 
 
+def _sign_in(
+    source: HttpSource, keys: SideKeys, token: str, *, verify: bool, ca_bundle: str | None,
+    names: tuple[str, ...], role: str,
+) -> tuple[WaldurHttp, Me, str, Check] | list[Check]:
+    """Connect and read ``users/me``: the client, who the token is, where that was read, and the token check; or
+    the whole side's checklist when either step failed (the later checks then say they were skipped)."""
+    http = _connect(source, keys, token, verify=verify, ca_bundle=ca_bundle, names=names)
+    if isinstance(http, list):
+        return http
+    me_where = f"GET {http.url('users/me/')}"
+    me = _attempt(lambda: read_me(http))
+    first = token_check(keys, me_where, me, role)
+    if isinstance(me, PortError):
+        return [first, *_skip_rest(keys.side, names, first)]
+    return http, me, me_where, first
+
+
 def source_checks(index: int, offering: OfferingConfig, source: HttpSource) -> list[Check]:
     """Waldur A: the token, the offering, provider rights on it, its components."""
     where = f"offerings[{index}]"
     keys = SideKeys("A", f"{where}.waldur_api_url", f"{where}.waldur_api_token",
                     f"{where}.verify_ssl, {where}.ca_bundle", offering.waldur_api_url)
-    http = _connect(source, keys, offering.waldur_api_token.reveal(), verify=offering.verify_ssl,
-                    ca_bundle=offering.ca_bundle, names=SOURCE_CHECKS)
-    if isinstance(http, list):
-        return http
-    me_where = f"GET {http.url('users/me/')}"
-    me = _attempt(lambda: read_me(http))
-    first = token_check(keys, me_where, me, "needs provider access to the offering")
-    if isinstance(me, PortError):
-        return [first, *_skip_rest("A", SOURCE_CHECKS, first)]
+    signed = _sign_in(source, keys, offering.waldur_api_token.reveal(), verify=offering.verify_ssl,
+                      ca_bundle=offering.ca_bundle, names=SOURCE_CHECKS, role="needs provider access to the offering")
+    if isinstance(signed, list):
+        return signed
+    http, me, me_where, first = signed
     uuid = offering.waldur_offering_uuid
     offering_where = f"GET {http.url(f'marketplace-provider-offerings/{uuid}/')}"
     found = _attempt(lambda: read_provider_offering(http, uuid))
@@ -131,15 +144,12 @@ def target_checks(index: int, offering: OfferingConfig, source: HttpSource) -> l
     target = offering.backend_settings
     keys = SideKeys("B", f"{where}.target_api_url", f"{where}.target_api_token",
                     f"{where}.target_verify_ssl, {where}.target_ca_bundle", target.target_api_url)
-    http = _connect(source, keys, target.target_api_token.reveal(), verify=target.target_verify_ssl,
-                    ca_bundle=target.target_ca_bundle, names=TARGET_CHECKS)
-    if isinstance(http, list):
-        return http
-    me_where = f"GET {http.url('users/me/')}"
-    me = _attempt(lambda: read_me(http))
-    first = token_check(keys, me_where, me, "needs CUSTOMER.OWNER of the organisation")
-    if isinstance(me, PortError):
-        return [first, *_skip_rest("B", TARGET_CHECKS, first)]
+    signed = _sign_in(source, keys, target.target_api_token.reveal(), verify=target.target_verify_ssl,
+                      ca_bundle=target.target_ca_bundle, names=TARGET_CHECKS,
+                      role="needs CUSTOMER.OWNER of the organisation")
+    if isinstance(signed, list):
+        return signed
+    http, me, me_where, first = signed
     customer_uuid, offering_uuid = target.target_customer_uuid, target.target_offering_uuid
     customer_where = f"GET {http.url(f'customers/{customer_uuid}/')}"
     customer = _attempt(lambda: read_customer(http, customer_uuid))
