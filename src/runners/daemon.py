@@ -123,9 +123,12 @@ class Daemon:
         self._monotonic = monotonic
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._closed = False
         self._lock = threading.RLock()  # re-entered when an inline job finishes inside _start
         self._scheduler = Scheduler({job: self.periods[job.mode].seconds for job in self.jobs})
         self._running: dict[Job, cf.Future[JobResult]] = {}
+        self._requested: dict[Job, cf.Future[JobResult]] = {}
+        self._by_name = {(job.services.name, job.mode): job for job in self.jobs}
         threaded = workers > 1
         self._job_pool: cf.Executor = (
             cf.ThreadPoolExecutor(max_workers=max(1, len(self.jobs)), thread_name_prefix="fedcore-job")
@@ -146,6 +149,38 @@ class Daemon:
                 services = build_offering(offering, ports=ports)
                 jobs.extend(Job(services, mode) for mode in chosen)
         return tuple(jobs)
+
+    @property
+    def context(self) -> JobContext:
+        """What the jobs share (the event handlers share it too: locks, the B-order index, backoff, telemetry)."""
+        return self._context
+
+    def services(self) -> tuple[OfferingServices, ...]:
+        """Every wired offering, once each."""
+        return tuple({id(job.services): job.services for job in self.jobs}.values())
+
+    def runs(self, offering: str, mode: Mode) -> bool:
+        """Whether the daemon runs ``mode`` passes for ``offering``."""
+        return (offering, mode) in self._by_name
+
+    def run_soon(self, offering: str, mode: Mode) -> cf.Future[JobResult] | None:
+        """Ask for a pass of ``mode`` for ``offering`` that *starts* after this call, at once or as soon as the
+        one running ends; the future gives its result. Requests made before that pass starts share it (many
+        events, one pass). None when the daemon does not run that job. Needs :meth:`run_until_stopped` (or a
+        later :meth:`tick`) to run it; after :meth:`close` the future is cancelled."""
+        job = self._by_name.get((offering, mode))
+        if job is None:
+            return None
+        with self._lock:
+            future = self._requested.get(job)
+            if future is None:
+                future = self._requested[job] = cf.Future()
+                if self._closed:
+                    future.cancel()
+                    return future
+                self._scheduler.hurry(job)
+        self._wake.set()
+        return future
 
     @property
     def stopping(self) -> bool:
@@ -185,6 +220,11 @@ class Daemon:
     def close(self) -> None:
         """Stop the worker pools (without waiting for work still running)."""
         self._stop.set()
+        with self._lock:
+            self._closed = True
+            requested, self._requested = list(self._requested.values()), {}
+        for future in requested:
+            future.cancel()
         self._job_pool.shutdown(wait=False, cancel_futures=True)
         self._order_pool.shutdown(wait=False, cancel_futures=True)
 
@@ -193,6 +233,9 @@ class Daemon:
         self._scheduler.started(job, self._monotonic())
         future = self._job_pool.submit(run_job, job.services, job.mode, self._context)
         self._running[job] = future
+        requested = self._requested.pop(job, None)
+        if requested is not None:
+            future.add_done_callback(lambda f, r=requested: _chain(f, r))  # type: ignore[misc]
         future.add_done_callback(lambda _f, j=job: self._finished(j))  # type: ignore[misc]
         return future
 
@@ -201,3 +244,15 @@ class Daemon:
             self._scheduler.finished(job)
             self._running.pop(job, None)
         self._wake.set()
+
+
+def _chain(source: cf.Future[JobResult], target: cf.Future[JobResult]) -> None:
+    """Hand a finished pass's result to a :meth:`Daemon.run_soon` future."""
+    if not target.set_running_or_notify_cancel():
+        return
+    if source.cancelled():
+        target.set_exception(cf.CancelledError())
+    elif (error := source.exception()) is not None:
+        target.set_exception(error)
+    else:
+        target.set_result(source.result())

@@ -15,9 +15,12 @@ import sys
 
 from adapters.config import FedcoreConfig, load_config, notices
 from fedcore.errors import ConfigError
+from runners.commands.run import EVENT_MODE
 from runners.daemon import Daemon, modes_in
 from runners.daemon_ports import CallReporter, daemon_ports
 from runners.dryrun import WriteJournal
+from runners.events import EventService
+from runners.events.wiring import start_events
 from runners.exitcodes import ExitCode
 from runners.logs import configure_logging
 from runners.metrics import start_telemetry
@@ -38,7 +41,8 @@ def config_secrets(config: FedcoreConfig) -> list[str]:
 
 
 def _modes(config: FedcoreConfig, asked: list[str] | None) -> tuple[Mode, ...] | str:
-    """The modes to run, or why there is nothing to run."""
+    """The polling modes to run, or why there is nothing to run (``event_process`` alone: every mode)."""
+    asked = [m for m in asked or () if m != EVENT_MODE]
     if not asked:
         chosen = modes_in(config)
         return chosen or "no offering of the configuration takes part in any mode (see the notices above)"
@@ -81,9 +85,17 @@ def run_daemon(args: argparse.Namespace) -> int:
         rest.close()
         metrics.close()
         return ExitCode.CONFIG
+    events: EventService | None = None
+    if EVENT_MODE in (args.modes or ()) and not (args.once or journal is not None):
+        events = start_events(config, daemon, rest, telemetry=telemetry, readiness=metrics.readiness,
+                              transport=args.stomp_transport, workers=args.event_workers)
+    elif EVENT_MODE in (args.modes or ()):
+        log.info("event_process: --once and --dry-run run one pass by REST, without events")
     try:
         return _run(daemon, args, journal, rest)
     finally:
+        if events is not None:
+            events.close()
         daemon.close()
         rest.close()
         metrics.close()

@@ -41,6 +41,10 @@ class PrivateFailures:
         """Unchanged."""
         return self._real.list_open_orders()
 
+    def get_order(self, order_uuid: Uuid) -> Order:
+        """Unchanged."""
+        return self._real.get_order(order_uuid)
+
     def approve(self, order_uuid: Uuid) -> None:
         """Unchanged."""
         self._real.approve(order_uuid)

@@ -95,6 +95,10 @@ class DrySourceOrders(_Recorder):
         """Read through."""
         return self._real.list_open_orders()
 
+    def get_order(self, order_uuid: Uuid) -> Order:
+        """Read through."""
+        return self._real.get_order(order_uuid)
+
     def approve(self, order_uuid: Uuid) -> None:
         """Recorded."""
         self._would("approve", f"order {order_uuid}")
@@ -322,6 +326,10 @@ class DryTargetUsers(_Recorder):
     def offering_users_of(self, user_username: str) -> Sequence[OfferingUser]:
         """Read through."""
         return self._real.offering_users_of(user_username)
+
+    def get_offering_user(self, offering_user_uuid: Uuid) -> OfferingUser:
+        """Read through."""
+        return self._real.get_offering_user(offering_user_uuid)
 
 
 def dry_ports(ports: Ports, journal: WriteJournal, *, offering: str, b_offering: Uuid, b_customer: Uuid) -> Ports:

@@ -42,6 +42,12 @@ class Readiness:
         self._clock = clock
         self._lock = threading.Lock()
         self._servers: dict[str, tuple[str, ...]] | None = None
+        self._checks: list[Callable[[], tuple[bool, list[str]]]] = []
+
+    def add_check(self, check: Callable[[], tuple[bool, list[str]]]) -> None:
+        """Another condition of readiness (event mode: every offering on events), with its reasons."""
+        with self._lock:
+            self._checks.append(check)
 
     def config_loaded(self, servers: Mapping[str, tuple[str, ...]]) -> None:
         """The configuration is loaded; ``servers`` maps each served offering to its A and B servers."""
@@ -64,6 +70,10 @@ class Readiness:
                 elif not state[0]:
                     reasons.append(f"{offering}: Waldur {side} ({server}) did not answer its latest call"
                                    f"{self._ago(state[1])}")
+        with self._lock:
+            checks = list(self._checks)
+        for check in checks:
+            reasons += check()[1]
         return not reasons, reasons
 
     def _ago(self, at: float) -> str:

@@ -12,13 +12,14 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 
-from attrs import define, frozen
+from attrs import Factory, define, frozen
 
 from fedcore.errors import PortError
 from fedcore.model import Order
 from fedcore.services.membership_pass import MembershipPassReport
 from fedcore.services.orders import OrderOutcome, OrderPass
 from fedcore.services.report_pass import ReportPassReport
+from runners.coordination import OrderLinks, ProjectLocks
 from runners.logs import order_context
 from runners.schedule import OrderBackoff
 from runners.telemetry import Telemetry
@@ -53,6 +54,10 @@ class JobContext:
     reporting_periods: int = 2
     monotonic: Callable[[], float] = time.monotonic
     wall: Callable[[], float] = time.time
+    locks: ProjectLocks = Factory(ProjectLocks)
+    """Held per (offering, A project) by order batches and by event handlers."""
+    links: OrderLinks = Factory(OrderLinks)
+    """B order -> A order, for B order events."""
 
 
 def run_job(services: OfferingServices, mode: Mode, ctx: JobContext) -> JobResult:
@@ -108,18 +113,28 @@ def _report_waiting(services: OfferingServices, listed: Sequence[Order], ctx: Jo
 def _batch(
     services: OfferingServices, opened: OrderPass, batch: Sequence[Order], ctx: JobContext
 ) -> list[OrderOutcome]:
-    """The orders of one A project, one after the other; none is started once the daemon is stopping."""
-    outcomes = []
-    for order in batch:
-        if ctx.stopping():
-            break
-        [outcome] = opened.process([order])
-        _after_order(services.name, outcome, ctx)
-        outcomes.append(outcome)
+    """The orders of one A project, one after the other, holding the project's lock (an event handler may want
+    one of them); none is started once the daemon is stopping."""
+    outcomes: list[OrderOutcome] = []
+    if not batch:
+        return outcomes
+    with ctx.locks.hold(services.name, batch[0].project_uuid):
+        for order in batch:
+            if ctx.stopping():
+                break
+            [outcome] = opened.process([order])
+            after_order(services.name, outcome, ctx)
+            outcomes.append(outcome)
     return outcomes
 
 
-def _after_order(offering: str, outcome: OrderOutcome, ctx: JobContext) -> None:
+FINISHED = frozenset({"completed", "failed", "rejected"})
+"""Order outcomes after which the A order is terminal."""
+
+
+def after_order(offering: str, outcome: OrderOutcome, ctx: JobContext) -> None:
+    """Book one order's turn, from a pass or an event: backoff, telemetry, the B-order index, the log."""
+    ctx.links.record(offering, outcome.order_uuid, outcome.b_order_uuid, finished=outcome.status in FINISHED)
     trouble = ctx.backoff.record(offering, outcome.order_uuid, fault=outcome.fault, error=outcome.reason,
                                  now=ctx.monotonic())
     ctx.telemetry.order_finished(offering, outcome.order_type, outcome.status)

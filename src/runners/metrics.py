@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from importlib import metadata
 
 import attrs
@@ -90,6 +90,14 @@ class PrometheusTelemetry:
                                 ["offering"], registry=r)
         self.server_up = Gauge("fedcore_server_up", "1 when the latest call to the server got an answer, else 0.",
                                ["server"], registry=r)
+        self.events = Counter("fedcore_events", "STOMP messages settled, by side, object type and outcome (handled, "
+                              "ignored, malformed, requeued, dropped).", ["side", "object_type", "outcome"],
+                              registry=r)
+        self.event_seconds = Histogram("fedcore_event_seconds", "From taking a STOMP message in to settling it.",
+                                       ["side", "object_type"], buckets=API_BUCKETS, registry=r)
+        self.event_offerings = Gauge("fedcore_event_offerings", "Offerings (per side) with events enabled, by "
+                                     "state: events, polling (registration failing or broker down), pending.",
+                                     ["state"], registry=r)
 
     def add_process_metrics(self) -> None:
         """Add the standard ``process_*`` and ``python_info`` metrics (a real process, not a test)."""
@@ -136,6 +144,16 @@ class PrometheusTelemetry:
         with self._lock:
             self._servers[server] = (reachable, self._clock())
         self.server_up.labels(server).set(1 if reachable else 0)
+
+    def event_settled(self, side: str, object_type: str, outcome: str, seconds: float) -> None:
+        """Count and time one STOMP message."""
+        self.events.labels(side, object_type, outcome).inc()
+        self.event_seconds.labels(side, object_type).observe(seconds)
+
+    def event_offerings_by_state(self, counts: Mapping[str, int]) -> None:
+        """How many event-enabled offerings are on events, polling, pending."""
+        for state in ("events", "polling", "pending"):
+            self.event_offerings.labels(state).set(counts.get(state, 0))
 
     def server_states(self) -> dict[str, tuple[bool, float]]:
         """Per server: whether its latest call got an answer, and the Unix time of that call."""

@@ -111,6 +111,10 @@ class Scheduler(Generic[K]):
         self._running.add(job)
         self._next[job] = now + self._periods[job]
 
+    def hurry(self, job: K) -> None:
+        """Make ``job`` due at once (or, when it is running, as soon as it ends): an event asked for it."""
+        self._next[job] = -math.inf
+
     def finished(self, job: K) -> None:
         """``job`` ended."""
         self._running.discard(job)

@@ -125,6 +125,9 @@ class PassingOrders:
     def list_open_orders(self) -> Sequence[Order]:
         return self.real.list_open_orders()
 
+    def get_order(self, order_uuid: Uuid) -> Order:
+        return self.real.get_order(order_uuid)
+
     def approve(self, order_uuid: Uuid) -> None:
         self.real.approve(order_uuid)
 

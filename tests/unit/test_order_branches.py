@@ -157,6 +157,10 @@ class ListedBeforeSomeoneActs:
             self._meanwhile = None
         return listed
 
+    def get_order(self, order_uuid: Uuid) -> Order:
+        """As the fake."""
+        return self._a.get_order(order_uuid)
+
     def approve(self, order_uuid: Uuid) -> None:
         """As the fake."""
         self._a.approve(order_uuid)

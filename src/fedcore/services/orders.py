@@ -28,6 +28,8 @@ from fedcore.model import Order, Project, ProjectKey, Resource
 from fedcore.ports.orders import SourceOrders, SourceResources, TargetOrders, TargetProjects, TargetResources
 
 MAX_STEPS_PER_ORDER = 24
+OPEN_STATES = frozenset({OrderState.PENDING_PROVIDER, OrderState.EXECUTING})
+"""The A order states fedcore acts on (what :meth:`SourceOrders.list_open_orders` lists)."""
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -238,6 +240,24 @@ class OrderProcessor:
         skipped = tuple(o.uuid for o in listed if o.uuid in excluded)
         return OrderPass(self, listed=listed, orders=orders, batches=tuple(tuple(b) for b in batches.values()),
                          skipped=skipped, reads=reads)
+
+    def read_open_order(self, order_uuid: Uuid) -> Order | None:
+        """The A order ``order_uuid`` as A shows it now, when it is open (``pending-provider`` or ``executing``):
+        the one read an event costs before :meth:`process_order`. None when it is in another state or A answers
+        404 for it (gone, or of another offering); any other failure propagates."""
+        try:
+            order = self._ports.a_orders.get_order(order_uuid)
+        except NotFound:
+            return None
+        return order if order.state in OPEN_STATES else None
+
+    def process_order(self, order: Order) -> OrderOutcome:
+        """Give one open A order (as just read: :meth:`read_open_order`) its turn with fresh reads of B.
+
+        For events: the caller serialises it with any pass over the same A project (the two would otherwise share
+        the B project and the idempotency lookup without seeing each other's writes).
+        """
+        return self._process(order, _PassReads(self._ports, (order,)))
 
     def _process(self, order: Order, reads: _PassReads) -> OrderOutcome:
         view = lc.OrderView(order)

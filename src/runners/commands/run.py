@@ -1,7 +1,9 @@
 """Run fedcore: every offering of the configuration, in the chosen modes, until SIGTERM or SIGINT.
 
-``-m`` takes the existing agent's mode names (``order_process``, ``membership_sync``, ``report``) and fedcore's
-``username_sync``, repeated for several; without it every mode an offering of the file takes part in runs.
+``-m`` takes the existing agent's mode names (``order_process``, ``membership_sync``, ``report``,
+``event_process``) and fedcore's ``username_sync``, repeated for several; without it every polling mode an offering
+of the file takes part in runs. ``event_process`` adds Waldur's STOMP events to the polling modes given with it
+(all of them when it is alone): events act at once, the passes still run on their schedule.
 ``--once`` runs one pass of each and exits 0 only if all of them fully succeeded; ``--dry-run`` does the same
 reading everything and printing the writes it would make, making none. Exit codes: :mod:`runners.exitcodes`.
 See docs/running.md.
@@ -12,7 +14,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-MODE_NAMES = ("order_process", "membership_sync", "report", "username_sync")
+MODE_NAMES = ("order_process", "membership_sync", "report", "username_sync", "event_process")
+EVENT_MODE = "event_process"
 
 
 def _positive(kind: type[int] | type[float]) -> Any:
@@ -50,6 +53,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default 4; 1 runs everything in one thread)")
     parser.add_argument("--shutdown-timeout", type=_positive(float), default=30.0, metavar="SECONDS",
                         help="after SIGTERM/SIGINT, how long passes in flight may take to finish (default 30)")
+    parser.add_argument("--stomp-transport", choices=("websocket", "tcp"), default="websocket",
+                        help="event_process: STOMP over WebSocket (default, the endpoint of the configuration) or "
+                             "plain STOMP over TCP to the same host and port")
+    parser.add_argument("--event-workers", type=_positive(int), default=8, metavar="N",
+                        help="event_process: events handled at once (default 8)")
     parser.add_argument("--backoff-initial", type=_positive(float), default=30.0, metavar="SECONDS",
                         help="wait before retrying an order after its first failing call (default 30; doubles)")
     parser.add_argument("--backoff-max", type=_positive(float), default=600.0, metavar="SECONDS",

@@ -1,0 +1,65 @@
+"""Starting event mode beside a daemon: what ``fedcore run -m event_process`` and the demo call."""
+
+from __future__ import annotations
+
+import logging
+
+from adapters.config import FedcoreConfig, OfferingConfig
+from adapters.stomp import Transport
+from adapters.waldur.http import WaldurHttp
+from runners.daemon import Daemon
+from runners.events.handler import EventHandler
+from runners.events.reactor import EventReactor, EventTelemetry, Retry
+from runners.events.service import EventService, StreamFactory, accesses, registrar_for, stomp_streams
+from runners.health import Readiness
+from runners.metrics import PrometheusTelemetry, _version
+from runners.telemetry import Telemetry
+from runners.wiring import RestPorts
+
+log = logging.getLogger("fedcore.events")
+
+def start_events(
+    config: FedcoreConfig,
+    daemon: Daemon,
+    rest: RestPorts,
+    *,
+    telemetry: Telemetry | None = None,
+    readiness: Readiness | None = None,
+    transport: Transport = "websocket",
+    workers: int = 8,
+    stream_factory: StreamFactory | None = None,
+    max_attempts: int = 5,
+    retry: Retry | None = None,
+) -> EventService | None:
+    """Register, connect and consume the events of every offering of ``config`` that enables them; None (and a
+    warning) when none does. The daemon keeps every pass on its schedule."""
+    access = accesses(config)
+    if not access:
+        log.warning("event_process: no offering sets stomp_enabled or target_stomp_enabled; serving by polling only")
+        return None
+    served = [(svc, offering) for svc in daemon.services() for offering in config.offerings
+              if offering.name == svc.name]
+    handler = EventHandler(served, context=daemon.context, run_soon=daemon.run_soon)
+    event_telemetry: EventTelemetry | None = telemetry if isinstance(telemetry, PrometheusTelemetry) else None
+    reactor = EventReactor(handler, workers=workers, max_attempts=max_attempts, retry=retry,
+                           telemetry=event_telemetry)
+
+    def http_for(offering: OfferingConfig, side: str) -> WaldurHttp:
+        target = offering.backend_settings
+        if side == "A":
+            return rest.http("A", offering.waldur_api_url, offering.waldur_api_token.reveal(),
+                             verify=offering.verify_ssl, ca_bundle=offering.ca_bundle)
+        return rest.http("B", target.target_api_url, target.target_api_token.reveal(),
+                         verify=target.target_verify_ssl, ca_bundle=target.target_ca_bundle)
+
+    registrar = registrar_for(config, http_for, version=_version())
+    service = EventService(registrar=registrar, handler=handler, reactor=reactor, access=access,
+                           stream_factory=stream_factory or stomp_streams(transport=transport),
+                           on_counts=telemetry.event_offerings_by_state
+                           if isinstance(telemetry, PrometheusTelemetry) else None)
+    if readiness is not None:
+        readiness.add_check(service.ready)
+    log.info("event_process: registering events for %d offering(s) and side(s); polling serves them meanwhile",
+             len(access))
+    service.start()
+    return service

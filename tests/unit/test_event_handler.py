@@ -1,0 +1,209 @@
+"""The event handler over in-memory Waldurs: each reaction re-reads state and acts on one object, faults ask for a
+retry, unknown B orders and reconciliations become passes of the daemon."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from daemon_kit import Worlds, config, daemon
+
+from adapters.config import FedcoreConfig
+from fedcore.enums import ObjectType, OfferingUserState, OrderState, Side
+from fedcore.events import Event
+from fedcore.ids import Uuid
+from runners.daemon import Daemon
+from runners.events import Deferred, EventHandler, Handled
+from runners.wiring import Mode
+
+A_OFFERING = Uuid("0" * 32)
+B_OFFERING = "b" * 32
+
+
+def _handler(cfg: FedcoreConfig, d: Daemon) -> EventHandler:
+    served = [(svc, o) for svc in d.services() for o in cfg.offerings if o.name == svc.name]
+    return EventHandler(served, context=d.context, run_soon=d.run_soon)
+
+
+def _setup(modes: tuple[Mode, ...] = (Mode.ORDER_PROCESS,)) -> tuple[Worlds, Daemon, EventHandler]:
+    cfg = config("hpc")
+    worlds = Worlds()
+    d = daemon(cfg, worlds, modes=modes)
+    return worlds, d, _handler(cfg, d)
+
+
+def a_order_event(uuid: str, state: OrderState | None = OrderState.PENDING_PROVIDER) -> Event:
+    return Event(Side.A, ObjectType.ORDER, A_OFFERING, order_uuid=uuid, order_state=state)
+
+
+def b_order_event(uuid: str) -> Event:
+    return Event(Side.B, ObjectType.ORDER, B_OFFERING, order_uuid=uuid, order_state=OrderState.DONE)
+
+
+def test_an_a_order_event_submits_the_b_order_at_once_and_a_b_done_event_completes_it() -> None:
+    worlds, _, handler = _setup()
+    order, _ = worlds.order("hpc")
+    world = worlds.built["hpc"]
+
+    first = handler.handle(a_order_event(order.uuid))
+
+    assert isinstance(first, Handled)
+    assert not first.retry
+    [b_order] = world.b.orders.values()
+    assert world.a.orders[order.uuid].state == OrderState.EXECUTING
+    assert world.a.orders[order.uuid].backend_id == b_order.uuid
+
+    world.b.provider_finish(b_order.uuid, OrderState.DONE)
+    second = handler.handle(b_order_event(b_order.uuid))
+
+    assert isinstance(second, Handled)
+    assert not second.retry
+    assert world.a.orders[order.uuid].state == OrderState.DONE
+
+
+def test_a_duplicated_or_stale_event_changes_nothing() -> None:
+    worlds, _, handler = _setup()
+    order, _ = worlds.order("hpc")
+    world = worlds.built["hpc"]
+    for _ in range(3):
+        assert isinstance(handler.handle(a_order_event(order.uuid)), Handled)
+    assert len(world.b.orders) == 1
+    [b_order] = world.b.orders.values()
+    world.b.provider_finish(b_order.uuid, OrderState.DONE)
+    for _ in range(2):
+        handler.handle(b_order_event(b_order.uuid))
+        handler.handle(a_order_event(order.uuid))  # stale: A's order is done now
+    assert world.a.orders[order.uuid].state == OrderState.DONE
+    assert len(world.b.orders) == 1
+
+
+def test_a_b_order_fedcore_does_not_know_asks_for_an_order_pass_which_completes_it() -> None:
+    worlds, d, handler = _setup()
+    order, _ = worlds.order("hpc")
+    world = worlds.built["hpc"]
+    handler.handle(a_order_event(order.uuid))
+    [b_order] = world.b.orders.values()
+    world.b.provider_finish(b_order.uuid, OrderState.DONE)
+    d.context.links.record("hpc", order.uuid, b_order.uuid, finished=True)  # as after a restart: unknown
+
+    result = handler.handle(b_order_event(b_order.uuid))
+
+    assert isinstance(result, Deferred)
+    assert len(result.passes) == 1
+    assert world.a.orders[order.uuid].state == OrderState.EXECUTING
+    d.tick()  # the daemon runs the requested pass
+    assert result.passes[0].result().ok
+    assert world.a.orders[order.uuid].state == OrderState.DONE
+
+
+def test_a_passing_fault_asks_for_a_retry_and_the_next_delivery_succeeds() -> None:
+    worlds, _, handler = _setup()
+    order, _ = worlds.order("hpc")
+    world = worlds.built["hpc"]
+    world.faults.fail_next("create_order")
+
+    failed = handler.handle(a_order_event(order.uuid))
+
+    assert isinstance(failed, Handled)
+    assert failed.retry
+    assert world.a.orders[order.uuid].state != OrderState.ERRED
+    again = handler.handle(a_order_event(order.uuid))
+    assert isinstance(again, Handled)
+    assert not again.retry
+    assert len(world.b.orders) == 1
+
+
+def test_a_read_failure_of_a_is_a_retry_not_an_absence() -> None:
+    worlds, _, handler = _setup()
+    order, _ = worlds.order("hpc")
+    worlds.built["hpc"].faults.fail_next("get_order")
+    result = handler.handle(a_order_event(order.uuid))
+    assert isinstance(result, Handled)
+    assert result.retry
+
+
+def test_an_order_of_another_offering_or_a_done_one_is_ignored() -> None:
+    worlds, _, handler = _setup()
+    order, _ = worlds.order("hpc")
+    other = Event(Side.A, ObjectType.ORDER, "9" * 32, order_uuid=order.uuid, order_state=OrderState.PENDING_PROVIDER)
+    assert handler.handle(other) == Handled(note=f"no configured offering is A's offering {'9' * 32}", ignored=True)
+    done = handler.handle(a_order_event(order.uuid, OrderState.DONE))
+    assert isinstance(done, Handled)
+    assert done.ignored
+    assert not worlds.built["hpc"].b.orders
+
+
+def test_an_event_waits_for_a_pass_holding_the_same_project() -> None:
+    worlds, d, handler = _setup()
+    order, project = worlds.order("hpc")
+    world = worlds.built["hpc"]
+    finished = threading.Event()
+
+    def handle() -> None:
+        handler.handle(a_order_event(order.uuid))
+        finished.set()
+
+    with d.context.locks.hold("hpc", project.uuid):
+        thread = threading.Thread(target=handle)
+        thread.start()
+        assert not finished.wait(0.3)  # blocked on the project's lock: nothing submitted meanwhile
+        assert not world.b.orders
+    assert finished.wait(10)
+    thread.join()
+    assert len(world.b.orders) == 1
+
+
+def test_a_b_username_event_copies_that_one_username_to_a() -> None:
+    worlds, _, handler = _setup()
+    world = worlds.built["hpc"]
+    ann_a = world.a_users.add_offering_user(world.a_users.add_user("ann@cuid"), OfferingUserState.OK)
+    bob_a = world.a_users.add_offering_user(world.a_users.add_user("bob@cuid"), OfferingUserState.OK)
+    ann_b = world.b_users.add_offering_user(world.b_users.add_user("ann@cuid"), OfferingUserState.OK, "ann01")
+    world.b_users.add_offering_user(world.b_users.add_user("bob@cuid"), OfferingUserState.OK, "bob01")
+    event = Event(Side.B, ObjectType.OFFERING_USER, B_OFFERING, action="update", offering_user_uuid=ann_b.uuid,
+                  username="ann01")
+
+    result = handler.handle(event)
+
+    assert isinstance(result, Handled)
+    assert not result.retry
+    assert world.a_users.offering_user(ann_a.uuid).username == "ann01"
+    assert world.a_users.offering_user(bob_a.uuid).username is None  # one person, not a full sync
+
+
+def test_a_b_username_event_for_a_deleted_offering_user_needs_nothing() -> None:
+    _, _, handler = _setup()
+    event = Event(Side.B, ObjectType.OFFERING_USER, B_OFFERING, action="update", offering_user_uuid="7" * 32,
+                  username="x")
+    result = handler.handle(event)
+    assert isinstance(result, Handled)
+    assert not result.retry
+
+
+@pytest.mark.parametrize("object_type", [ObjectType.USER_ROLE, ObjectType.RESOURCE])
+def test_membership_events_ask_for_one_coalesced_membership_pass(object_type: ObjectType) -> None:
+    _, d, handler = _setup(modes=(Mode.ORDER_PROCESS, Mode.MEMBERSHIP_SYNC))
+    d.tick()  # the first passes
+    event = Event(Side.A, object_type, A_OFFERING, project_uuid="5" * 32, resource_uuid="6" * 32)
+    results = [handler.handle(event) for _ in range(3)]
+    futures = {id(f) for r in results if isinstance(r, Deferred) for f in r.passes}
+    assert len(futures) == 1  # many events, one pass
+    report = d.tick()
+    assert [r.mode for r in report.results] == [Mode.MEMBERSHIP_SYNC]
+
+
+def test_a_reconciliation_the_daemon_does_not_run_needs_nothing() -> None:
+    _, _, handler = _setup(modes=(Mode.ORDER_PROCESS,))
+    result = handler.handle(Event(Side.A, ObjectType.USER_ROLE, A_OFFERING, project_uuid="5" * 32))
+    assert isinstance(result, Handled)
+    assert not result.retry
+
+
+def test_catch_up_asks_for_every_pass_the_daemon_runs_for_the_offerings() -> None:
+    _, d, handler = _setup(modes=(Mode.ORDER_PROCESS, Mode.USERNAME_SYNC))
+    d.tick()
+    deferred = handler.catch_up(handler.offerings_of(Side.A, A_OFFERING))
+    assert len(deferred.passes) == 2
+    modes = sorted(r.mode for r in d.tick().results)
+    assert modes == [Mode.ORDER_PROCESS, Mode.USERNAME_SYNC]
+    assert all(f.result().ok for f in deferred.passes)
