@@ -66,6 +66,11 @@ class OrderLinks:
             found = self._links.get(b_order)
         return found[1] if found is not None and found[0] == offering else None
 
+    def in_flight(self, offering: str) -> dict[Uuid, Uuid]:
+        """B order -> A order, for every A order of ``offering`` known to wait on its B order."""
+        with self._lock:
+            return {b: a for b, (o, a) in self._links.items() if o == offering}
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._links)

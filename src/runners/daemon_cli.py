@@ -88,9 +88,13 @@ def run_daemon(args: argparse.Namespace) -> int:
     events: EventService | None = None
     if EVENT_MODE in (args.modes or ()) and not (args.once or journal is not None):
         events = start_events(config, daemon, rest, telemetry=telemetry, readiness=metrics.readiness,
-                              transport=args.stomp_transport, workers=args.event_workers)
+                              transport=args.stomp_transport, workers=args.event_workers,
+                              watch_seconds=args.event_watch_seconds)
     elif EVENT_MODE in (args.modes or ()):
         log.info("event_process: --once and --dry-run run one pass by REST, without events")
+    elif any(o.stomp_enabled or o.backend_settings.target_stomp_enabled for o in config.offerings):
+        log.info("the configuration enables STOMP events, but event_process is not among the modes: "
+                 "fedcore polls (add -m event_process to react to events)")
     try:
         return _run(daemon, args, journal, rest)
     finally:

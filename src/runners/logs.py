@@ -122,4 +122,6 @@ def configure_logging(
     root.setLevel(numeric if isinstance(numeric, int) else logging.INFO)
     logging.getLogger("httpx").setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # stomp.py narrates every connection attempt at INFO; fedcore's own lines say what matters (adapters.stomp).
+    logging.getLogger("stomp.py").setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING)
     return handler

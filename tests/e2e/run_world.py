@@ -23,6 +23,7 @@ import yaml
 
 from runners.sandbox import federation_config
 from waldur_emulator import Emulator
+from waldur_emulator.events import RabbitEventBus
 from waldur_emulator.faults import FaultRule
 from waldur_emulator.federation import Federation, build_federation, place_order
 
@@ -119,9 +120,14 @@ class Running:
 class World:
     """Waldur A and Waldur B served over HTTP as a federation, with staff clients and a config file."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, events: bool = False) -> None:
+        """``events``: both emulators publish through RabbitMQ (``scripts/broker``), and B lets its consumers
+        receive their orders' events (the rule EVENTS.md §4 describes for newer Waldurs)."""
         tokens = f"staff-a-{secrets.token_hex(16)}", f"staff-b-{secrets.token_hex(16)}"
-        self.a, self.b = Emulator(staff_token=tokens[0]), Emulator(staff_token=tokens[1])
+        self.buses = (RabbitEventBus(), RabbitEventBus()) if events else None
+        self.a = Emulator(staff_token=tokens[0], event_bus=self.buses[0] if self.buses else None)
+        self.b = Emulator(staff_token=tokens[1], event_bus=self.buses[1] if self.buses else None,
+                          consumer_event_access=events)
         self.handles = self.a.serve(), self.b.serve()
         self.staff_a, self.staff_b = (
             httpx.Client(base_url=h.base_url, headers={"Authorization": f"Token {t}"}, timeout=10)
@@ -133,6 +139,31 @@ class World:
     def config(self, **top: Any) -> dict[str, Any]:
         """The sandbox configuration of this federation, with top-level keys overridden."""
         return {**federation_config(self.fed, self.a_api, self.b_api), **top}
+
+    def event_config(self, *, target_stomp: bool = True, **top: Any) -> dict[str, Any]:
+        """:meth:`config` with STOMP enabled on A (and on B unless ``target_stomp`` is False), over the broker's
+        Web-STOMP endpoint (``ws://127.0.0.1:15674/ws``)."""
+        data = self.config(**top)
+        endpoint = {"websocket_use_tls": False, "stomp_ws_host": "127.0.0.1", "stomp_ws_port": 15674,
+                    "stomp_ws_path": "/ws"}
+        for offering in data["offerings"]:
+            offering.update(stomp_enabled=True, **endpoint)
+            if target_stomp:
+                offering["backend_settings"].update(
+                    target_stomp_enabled=True, **{f"target_{k}": v for k, v in endpoint.items()})
+        return data
+
+    def consumer(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """A call to A as the consumer (who placed the orders); the JSON answer."""
+        answer = self.staff_a.request(method, path, headers={"Authorization": f"Token {self.fed.consumer_token}"},
+                                      **kwargs)
+        assert answer.status_code < 300, answer.text
+        body: dict[str, Any] = answer.json() if answer.content else {}
+        return body
+
+    def a_resource_of(self, a_order: str) -> str:
+        """The A resource an A order is about."""
+        return str(self.a_order(a_order)["marketplace_resource_uuid"])
 
     def write_config(self, data: dict[str, Any] | None = None, name: str = "config.yaml") -> str:
         """``data`` (default: :meth:`config`) as a YAML file; its path."""
@@ -182,3 +213,5 @@ class World:
             client.close()
         for handle in self.handles:
             handle.stop()
+        for bus in self.buses or ():
+            bus.close()

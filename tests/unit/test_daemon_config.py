@@ -28,16 +28,12 @@ def test_the_keys_fedcore_run_acts_on_raise_no_notice() -> None:
     assert notices(evolve(cfg, offerings=(off,))) == ()
 
 
-def test_events_and_b_order_polling_settings_are_named_with_the_reason_they_do_nothing() -> None:
+def test_b_order_polling_settings_are_named_with_the_reason_they_do_nothing() -> None:
     cfg = config("hpc")
     offering = cfg.offerings[0]
     noisy = evolve(offering, stomp_enabled=True, backend_settings=evolve(
         offering.backend_settings, target_stomp_enabled=True, order_poll_timeout=600, order_poll_interval=10))
     assert notices(evolve(cfg, offerings=(noisy,))) == (
-        "offerings[0].stomp_enabled: true, but fedcore run does not consume STOMP events yet; it polls A every "
-        "order_process period",
-        "offerings[0].backend_settings.target_stomp_enabled: true, but fedcore run does not consume STOMP events "
-        "yet; it polls B every order_process period",
         "offerings[0].backend_settings.order_poll_timeout: 600, but fedcore never waits on a B order inside a "
         "pass; it reads each B order again on every order_process pass",
         "offerings[0].backend_settings.order_poll_interval: 10, but fedcore never waits on a B order inside a "

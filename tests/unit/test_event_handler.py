@@ -207,3 +207,43 @@ def test_catch_up_asks_for_every_pass_the_daemon_runs_for_the_offerings() -> Non
     modes = sorted(r.mode for r in d.tick().results)
     assert modes == [Mode.ORDER_PROCESS, Mode.USERNAME_SYNC]
     assert all(f.result().ok for f in deferred.passes)
+
+
+def test_the_watch_finds_b_orders_that_ended_without_an_event_and_reads_nothing_when_none_wait() -> None:
+    worlds, _, handler = _setup()
+    world = worlds.built["hpc"]
+    assert handler.watch(handler.offerings()) == []
+    assert world.faults.calls["B.get_orders"] == 0  # nothing in flight: no call
+    first, _ = worlds.order("hpc")
+    second, _ = worlds.order("hpc")
+    for order in (first, second):
+        handler.handle(a_order_event(order.uuid))
+    b_first, b_second = (world.a.orders[o.uuid].backend_id for o in (first, second))
+    assert b_first is not None
+    assert b_second is not None
+    world.b.provider_finish(b_first, OrderState.ERRED, "quota exceeded")
+
+    world.faults.reset_counts()
+    results = handler.watch(handler.offerings())
+
+    assert len(results) == 1
+    # One batched read for both, then the ended one's turn reads its B order again (fresh state, as any turn).
+    assert world.faults.calls["B.get_orders"] == 2
+    assert world.a.orders[first.uuid].state == OrderState.ERRED
+    assert "quota exceeded" in (world.a.orders[first.uuid].error_message or "")
+    assert world.a.orders[second.uuid].state == OrderState.EXECUTING
+    world.b.provider_finish(b_second, OrderState.DONE)
+    handler.watch(handler.offerings())
+    assert world.a.orders[second.uuid].state == OrderState.DONE
+    assert handler.watch(handler.offerings()) == []  # nothing waits any more
+
+
+def test_the_watch_reports_a_failed_read_as_a_retry() -> None:
+    worlds, _, handler = _setup()
+    world = worlds.built["hpc"]
+    order, _ = worlds.order("hpc")
+    handler.handle(a_order_event(order.uuid))
+    world.faults.fail_next("get_orders")
+    [result] = handler.watch(handler.offerings())
+    assert result.retry
+    assert world.a.orders[order.uuid].state == OrderState.EXECUTING

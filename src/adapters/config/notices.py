@@ -32,14 +32,10 @@ def notices(config: FedcoreConfig) -> tuple[str, ...]:
 
 
 def _polling_notes(offering: OfferingConfig) -> list[str]:
-    """``fedcore run`` polls both Waldurs on its periods: it neither consumes events nor waits on a B order."""
+    """fedcore never waits on a B order inside a pass (the STOMP flags are for ``-m event_process``, whose runner
+    says when they are set and not used)."""
     target = offering.backend_settings
-    polled = "but fedcore run does not consume STOMP events yet; it polls {} every order_process period"
     notes = []
-    if offering.stomp_enabled:
-        notes.append("stomp_enabled: true, " + polled.format("A"))
-    if target.target_stomp_enabled:
-        notes.append("backend_settings.target_stomp_enabled: true, " + polled.format("B"))
     for key, value, default in (("order_poll_timeout", target.order_poll_timeout, 300),
                                 ("order_poll_interval", target.order_poll_interval, 5)):
         if value != default:

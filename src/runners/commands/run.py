@@ -58,6 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "plain STOMP over TCP to the same host and port")
     parser.add_argument("--event-workers", type=_positive(int), default=8, metavar="N",
                         help="event_process: events handled at once (default 8)")
+    parser.add_argument("--event-watch-seconds", type=_positive(float), default=10.0, metavar="SECONDS",
+                        help="event_process: how often B's orders that A orders wait on are read (Waldur sends no "
+                             "event when a B order errs, is rejected or canceled; default 10)")
     parser.add_argument("--backoff-initial", type=_positive(float), default=30.0, metavar="SECONDS",
                         help="wait before retrying an order after its first failing call (default 30; doubles)")
     parser.add_argument("--backoff-max", type=_positive(float), default=600.0, metavar="SECONDS",

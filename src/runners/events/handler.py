@@ -86,6 +86,10 @@ class EventHandler:
         self._ctx = context
         self._run_soon = run_soon
 
+    def offerings(self) -> list[OfferingServices]:
+        """Every configured offering the handler serves, once each."""
+        return list({id(s): s for found in self._routes.values() for s in found}.values())
+
     def offerings_of(self, side: Side, offering_uuid: Uuid) -> Sequence[OfferingServices]:
         """The configured offerings an event of ``side``'s ``offering_uuid`` concerns."""
         return self._routes.get((side, offering_uuid), ())
@@ -112,6 +116,28 @@ class EventHandler:
                 if future is not None:
                     futures.append(future)
         return Deferred(tuple(futures), note="catch-up")
+
+    def watch(self, offerings: Iterable[OfferingServices]) -> list[Handled]:
+        """Look at B's orders that A orders wait on (one batched read per offering with any; none otherwise) and
+        give each A order whose B order ended its turn: Waldur 8.0.5 sends no event when a B order errs, is
+        rejected or canceled, nor (without provider access) when it is done for a resource now terminated."""
+        results: list[Handled] = []
+        for svc in offerings:
+            waiting = self._ctx.links.in_flight(svc.name)
+            if not waiting:
+                continue
+            try:
+                found = svc.ports.b_orders.get_orders(list(waiting))
+            except PortError as exc:
+                results.append(Handled(retry=True, note=f"{svc.name}: B's orders could not be read: {exc}"))
+                continue
+            for b_order, order in found.items():
+                if order.state.is_terminal and b_order in waiting:
+                    try:
+                        results.append(self._order(svc, waiting[b_order]))
+                    except PortError as exc:
+                        results.append(Handled(retry=True, note=f"{svc.name}: {exc}"))
+        return results
 
     # --- one offering ---------------------------------------------------------------------------------
 

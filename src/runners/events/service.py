@@ -115,6 +115,7 @@ class EventService:
         access: Mapping[tuple[Side, Uuid], Access],
         stream_factory: StreamFactory,
         tick_seconds: float = 1.0,
+        watch_seconds: float = 10.0,
         on_counts: Callable[[Mapping[str, int]], None] | None = None,
     ) -> None:
         self._registrar = registrar
@@ -123,6 +124,8 @@ class EventService:
         self._access = dict(access)
         self._factory = stream_factory
         self._tick = tick_seconds
+        self._watch_every = watch_seconds
+        self._watcher: threading.Thread | None = None
         self._lock = threading.Lock()
         self._streams: dict[Login, Stream] = {}
         self._members: dict[Login, set[tuple[Side, Uuid]]] = {}
@@ -140,13 +143,16 @@ class EventService:
             log.info("removed stale event registration: %s", removed)
         self._thread = threading.Thread(target=self._run, name="fedcore-event-registration", daemon=True)
         self._thread.start()
+        self._watcher = threading.Thread(target=self._watch, name="fedcore-event-watch", daemon=True)
+        self._watcher.start()
         return self
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop registering and consuming, disconnect, and delete the queues this run registered."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        for thread in (self._thread, self._watcher):
+            if thread is not None:
+                thread.join(timeout)
         self._reactor.close(timeout)
         with self._lock:
             streams = list(self._streams.values())
@@ -170,6 +176,16 @@ class EventService:
             except Exception:  # the background loop must survive a bug in one step: logged, then tried again
                 log.exception("event registration step failed")
             self._stop.wait(self._tick)
+
+    def _watch(self) -> None:
+        """Every ``watch_seconds``: B's orders that A orders wait on (see :meth:`EventHandler.watch`)."""
+        while not self._stop.wait(self._watch_every):
+            try:
+                for result in self._handler.watch(self._handler.offerings()):
+                    if result.retry:
+                        log.warning("watching B's orders: %s", result.note)
+            except Exception:  # the watch must survive a bug in one round: logged, then tried again
+                log.exception("watching B's orders failed")
 
     # --- attaching ----------------------------------------------------------------------------------
 

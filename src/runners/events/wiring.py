@@ -30,6 +30,7 @@ def start_events(
     stream_factory: StreamFactory | None = None,
     max_attempts: int = 5,
     retry: Retry | None = None,
+    watch_seconds: float = 10.0,
 ) -> EventService | None:
     """Register, connect and consume the events of every offering of ``config`` that enables them; None (and a
     warning) when none does. The daemon keeps every pass on its schedule."""
@@ -55,6 +56,7 @@ def start_events(
     registrar = registrar_for(config, http_for, version=_version())
     service = EventService(registrar=registrar, handler=handler, reactor=reactor, access=access,
                            stream_factory=stream_factory or stomp_streams(transport=transport),
+                           watch_seconds=watch_seconds,
                            on_counts=telemetry.event_offerings_by_state
                            if isinstance(telemetry, PrometheusTelemetry) else None)
     if readiness is not None:
