@@ -218,7 +218,7 @@ def test_the_watch_finds_b_orders_that_ended_without_an_event_and_reads_nothing_
     second, _ = worlds.order("hpc")
     for order in (first, second):
         handler.handle(a_order_event(order.uuid))
-    b_first, b_second = (world.a.orders[o.uuid].backend_id for o in (first, second))
+    b_first, b_second = (world.a.orders[o.uuid].link for o in (first, second))
     assert b_first is not None
     assert b_second is not None
     world.b.provider_finish(b_first, OrderState.ERRED, "quota exceeded")
