@@ -10,7 +10,8 @@ current state of A and B and the ordinary services decide, so a duplicated, reor
 | A | ``order`` in another state | :class:`Ignore` (``pending-consumer``: the consumer's turn; ``done``: fedcore's) |
 | A | ``user_role``, ``resource`` | :class:`Reconcile` ``membership``: teams, end dates and limits of the offering |
 | A | ``offering_user`` | :class:`Reconcile` ``username``: a new A offering user may take a username B already set |
-| B | ``order`` | :class:`FollowBOrder`: the A order linked to that B order |
+| B | ``order`` ``done`` (or another end state, or no state) | :class:`FollowBOrder`: the A order linked to it |
+| B | ``order`` ``pending-*`` | :class:`Ignore`: the B order waits for B's provider (or consumer), not for fedcore |
 | B | ``offering_user`` with a username | :class:`SyncOfferingUser`: that one person's username onto A |
 | B | ``offering_user`` without one, or ``delete`` | :class:`Ignore` |
 | any | any other type | :class:`Ignore` (fedcore does not subscribe to it; a stray message is acknowledged) |
@@ -109,6 +110,8 @@ def _on_b(event: Event) -> Reaction:
         case ObjectType.ORDER:
             if event.order_uuid is None:  # pragma: no cover - the decoder requires it
                 return Ignore("order event without an order")
+            if event.order_state is not None and not event.order_state.is_terminal:
+                return Ignore(f"B order {event.order_uuid} is {event.order_state}: B's turn, not fedcore's")
             return FollowBOrder(event.order_uuid)
         case ObjectType.OFFERING_USER:
             if event.offering_user_uuid is None:  # pragma: no cover - the decoder requires it

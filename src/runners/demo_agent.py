@@ -1,6 +1,6 @@
 """fedcore as the demo runs it: every mode, one pass each per poll, told as sentences a person can follow.
 
-Until event mode lands the agent polls: each :meth:`DemoAgent.tick` runs one ``order_process`` pass, one username
+Without a broker the agent polls: each :meth:`DemoAgent.tick` runs one ``order_process`` pass, one username
 reconciliation, one ``membership_sync`` pass and one ``report`` pass, the same services the daemon wires
 (:func:`runners.wiring.build_mode` over ``RestPorts``). What a pass did is read from its report; idle passes say
 nothing, and a repeated "waiting" or "skipped" is said once.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
+from typing import Protocol
 
 from fedcore import lifecycle as lc
 from fedcore.errors import PortError
@@ -51,6 +52,20 @@ def amount(value: Decimal | int) -> str:
 def values(mapping: Mapping[str, Decimal | int]) -> str:
     """``a=1, b=2`` in name order (``-`` for none)."""
     return ", ".join(f"{k}={amount(v)}" for k, v in sorted(mapping.items())) or "-"
+
+
+class Agent(Protocol):
+    """What the story asks of fedcore: what it did since the last call (:class:`DemoAgent` runs a pass of every
+    mode then; the event demo's agent works on its own and only reports)."""
+
+    @property
+    def passes(self) -> int:
+        """Passes run so far."""
+        ...
+
+    def tick(self) -> list[str]:
+        """What fedcore did, one sentence per line."""
+        ...
 
 
 class DemoAgent:

@@ -2,9 +2,10 @@
 
 Each step acts (Alice on A with her own token, B's provider with B's staff token), then *settles*: it polls
 until both Waldurs show the expected state, or fails with what it last saw when the step's deadline passes.
-Each poll runs one pass of every fedcore mode (:class:`~runners.demo_agent.DemoAgent`) and reads the objects the
-step follows (:class:`Probe`), printing only what changed. Nothing sleeps to synchronise: the only wait is the
-poll interval, on the stop flag a signal sets.
+Each poll asks fedcore what it did (without a broker that runs one pass of every mode:
+:class:`~runners.demo_agent.DemoAgent`; on events fedcore works by itself: :mod:`runners.demo_events`) and
+reads the objects the step follows (:class:`Probe`), printing only what changed. Nothing sleeps to synchronise:
+the only wait is the poll interval, on the stop flag a signal sets.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, TextIO
 from attrs import define, field
 
 from fedcore.conversion import Conversion
-from runners.demo_agent import DemoAgent, amount, short, values
+from runners.demo_agent import Agent, amount, short, values
 from runners.demo_view import Followed, Json, Reader, limits_of
 from runners.demo_world import DemoError, DemoWorld, call
 
@@ -82,7 +83,7 @@ class Story:
     """The six steps, in order: Create, a team change, usernames, usage, Update, Terminate."""
 
     def __init__(
-        self, world: DemoWorld, agent: DemoAgent, conversion: Conversion, console: Console, stop: threading.Event,
+        self, world: DemoWorld, agent: Agent, conversion: Conversion, console: Console, stop: threading.Event,
         *, poll: float, step_timeout: float, today: dt.date,
     ) -> None:
         self.world = world

@@ -17,9 +17,10 @@ import httpx
 from attrs import frozen
 
 from adapters.config import FedcoreConfig, parse_config
-from runners.sandbox import federation_config
+from runners.sandbox import federation_config, with_events
 from runners.wiring import Mode, OfferingServices, RestPorts, build_mode
 from waldur_emulator import Emulator
+from waldur_emulator.events import RabbitEventBus
 from waldur_emulator.federation import Federation, build_federation
 from waldur_emulator.server import ServerHandle
 
@@ -60,6 +61,13 @@ class DemoWorld:
     config_data: Mapping[str, Any]
     config: FedcoreConfig
     ports: RestPorts
+    buses: tuple[RabbitEventBus, ...] = ()
+    """The emulators' event buses when the demo runs on events (empty: polling)."""
+
+    @property
+    def events(self) -> bool:
+        """Whether the emulators publish events (and the configuration enables them)."""
+        return bool(self.buses)
 
     @property
     def a_api(self) -> str:
@@ -88,6 +96,24 @@ class DemoWorld:
         for emulator, server in ((self.a, self.a_server), (self.b, self.b_server)):
             emulator.simulation.stop()
             server.stop()
+        for bus in self.buses:
+            bus.close()
+
+
+def broker_problem(timeout: float = 1.0) -> str | None:
+    """Why the local broker (``scripts/broker``: management on 15672, Web-STOMP on 15674) cannot carry the demo's
+    events, or None when it can."""
+    try:
+        with httpx.Client(timeout=timeout) as client:
+            overview = client.get("http://127.0.0.1:15672/api/overview", auth=("guest", "guest"))
+            if overview.status_code != 200:
+                return f"RabbitMQ's management API answered {overview.status_code}"
+            upgrade = client.get("http://127.0.0.1:15674/ws")
+            if upgrade.status_code != 426:
+                return f"no Web-STOMP endpoint at ws://127.0.0.1:15674/ws (HTTP {upgrade.status_code})"
+    except httpx.HTTPError as exc:
+        return f"no RabbitMQ on 127.0.0.1 ({type(exc).__name__})"
+    return None
 
 
 def call(client: httpx.Client, method: str, path: str, body: Any = None, *, expect: int = 200) -> Any:
@@ -119,16 +145,19 @@ def _person(staff_a: httpx.Client, name: str, cuid: str, role: str, b_username: 
     return Person(first.lower(), cuid, role, b_username, made["uuid"], made["token"])
 
 
-def start_world(*, provider_delay: float = 0.6, host: str = "127.0.0.1") -> DemoWorld:
+def start_world(*, provider_delay: float = 0.6, host: str = "127.0.0.1", events: bool = False) -> DemoWorld:
     """Serve two emulators on free ports, federate them, add the consumer project's people, play B's provider.
 
     Alice (project manager) is in the project's team from the start; Bob exists on A and joins during the story.
     The user ``build_federation`` made to place orders is only the consumer organisation's owner here, so the
     team is made of people with CUIDs. B's provider approves each order at once and finishes it
-    ``provider_delay`` seconds later.
+    ``provider_delay`` seconds later. ``events``: both emulators publish through the local RabbitMQ, B lets its
+    consumers receive their orders' events, and the configuration enables STOMP on both sides.
     """
     a_token, b_token = secrets.token_hex(20), secrets.token_hex(20)
-    a, b = Emulator(staff_token=a_token), Emulator(staff_token=b_token)
+    buses = (RabbitEventBus(), RabbitEventBus()) if events else ()
+    a = Emulator(staff_token=a_token, event_bus=buses[0] if buses else None)
+    b = Emulator(staff_token=b_token, event_bus=buses[1] if buses else None, consumer_event_access=events)
     a_server = a.serve(host, 0)
     b_server = b.serve(host, 0)
     staff_a, staff_b = _staff_client(a_server, a_token), _staff_client(b_server, b_token)
@@ -145,6 +174,8 @@ def start_world(*, provider_delay: float = 0.6, host: str = "127.0.0.1") -> Demo
         call(staff_b, "PUT", f"/api/emulator/offerings/{fed.b.offering_uuid}/provider-simulation/",
              {"delay": provider_delay, "outcome": "done"})
         data = federation_config(fed, f"{a_server.base_url}/api/", f"{b_server.base_url}/api/", name=OFFERING_NAME)
+        if events:
+            with_events(data)
         config = parse_config(data)
     except BaseException:
         for client in (staff_a, staff_b):
@@ -152,6 +183,8 @@ def start_world(*, provider_delay: float = 0.6, host: str = "127.0.0.1") -> Demo
         for emulator, server in ((a, a_server), (b, b_server)):
             emulator.simulation.stop()
             server.stop()
+        for bus in buses:
+            bus.close()
         raise
     return DemoWorld(a, b, a_server, b_server, a_token, b_token, staff_a, staff_b, fed, people, data, config,
-                     RestPorts(config))
+                     RestPorts(config), buses)

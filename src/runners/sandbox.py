@@ -55,3 +55,20 @@ def federation_config(
             }
         ],
     }
+
+
+WEB_STOMP = {"websocket_use_tls": False, "stomp_ws_host": "127.0.0.1", "stomp_ws_port": 15674, "stomp_ws_path": "/ws"}
+"""The local broker's Web-STOMP endpoint as ``scripts/broker`` sets it up (no ``/rmqws-stomp`` proxy)."""
+
+
+def with_events(data: dict[str, Any], *, target: bool = True,
+                endpoint: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``data`` (a :func:`federation_config`) with STOMP events on A, and on B unless ``target`` is False, over
+    ``endpoint`` (default :data:`WEB_STOMP`). Changes ``data`` in place and returns it."""
+    keys = endpoint if endpoint is not None else WEB_STOMP
+    for offering in data["offerings"]:
+        offering.update(stomp_enabled=True, **keys)
+        if target:
+            target_keys = {f"target_{k}": v for k, v in keys.items()}
+            offering["backend_settings"].update(target_stomp_enabled=True, **target_keys)
+    return data

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import httpx
 import yaml
 
-from runners.sandbox import federation_config
+from runners.sandbox import federation_config, with_events
 from waldur_emulator import Emulator
 from waldur_emulator.events import RabbitEventBus
 from waldur_emulator.faults import FaultRule
@@ -143,15 +143,7 @@ class World:
     def event_config(self, *, target_stomp: bool = True, **top: Any) -> dict[str, Any]:
         """:meth:`config` with STOMP enabled on A (and on B unless ``target_stomp`` is False), over the broker's
         Web-STOMP endpoint (``ws://127.0.0.1:15674/ws``)."""
-        data = self.config(**top)
-        endpoint = {"websocket_use_tls": False, "stomp_ws_host": "127.0.0.1", "stomp_ws_port": 15674,
-                    "stomp_ws_path": "/ws"}
-        for offering in data["offerings"]:
-            offering.update(stomp_enabled=True, **endpoint)
-            if target_stomp:
-                offering["backend_settings"].update(
-                    target_stomp_enabled=True, **{f"target_{k}": v for k, v in endpoint.items()})
-        return data
+        return with_events(self.config(**top), target=target_stomp)
 
     def consumer(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """A call to A as the consumer (who placed the orders); the JSON answer."""

@@ -104,21 +104,44 @@ def running() -> Iterator[list[Running]]:
 
 def test_the_story_runs_every_step_and_ends_by_itself_with_exit_0() -> None:
     started = time.monotonic()
-    done = demo(timeout=60)
+    done = demo("--no-events", timeout=60)
     took = time.monotonic() - started
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
-    for step in STEPS:
-        assert f"== {step}" in out
-    assert len(re.findall(r"^\[\s*\d+\.\ds\] ok ", out, re.MULTILINE)) == len(STEPS)
-    assert "polling mode (event mode is not wired yet)" in out
+    assert "events: off (--no-events); fedcore polls instead." in out
+    assert "fedcore: polling mode, one pass of each mode every 0.2 s" in out
     assert re.search(r"\] fedcore  \[order_process\] Create order \w+ on A: approved it on A; created the B project; "
                      r"submitted a Create order on B", out)
     assert re.search(r"\] fedcore  \[membership_sync\] granted PROJECT.MEMBER in B project \w+ to bob-", out)
     assert re.search(r"\] fedcore  \[username_sync\] alice-\S+: username of the A offering user set to 'hpc_alice'",
                      out)
     assert re.search(r"\] fedcore  \[report\] .*: usage on A set to node_hours=6, storage=7", out)
+    assert_story(out, took)
 
+
+@pytest.mark.broker
+def test_with_a_broker_the_story_runs_on_events() -> None:
+    started = time.monotonic()
+    done = demo(timeout=60)
+    took = time.monotonic() - started
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "fedcore: event mode, as `fedcore run -m event_process` runs" in out
+    assert "events: off" not in out
+    assert re.search(r"\] fedcore  A offering \w+ \(HPC via Waldur B\): on events", out)
+    assert re.search(r"\] fedcore  event: A order event -> A order \w+: waiting", out)
+    assert re.search(r"\] fedcore  event: B order event -> A order \w+: completed \(finished\)", out)
+    assert re.search(r"\] fedcore  event: A user_role event -> membership_sync pass of HPC via Waldur B", out)
+    assert re.search(r"\] fedcore  event: B offering_user event -> username of alice-\S+: 1 patch\(es\)", out)
+    assert re.search(r"every step reached its expected state \(on events; \d+ passes ran", out)
+    assert_story(out, took)
+
+
+def assert_story(out: str, took: float) -> None:
+    """Every step settled, and the side-by-side tables show what the story did."""
+    for step in STEPS:
+        assert f"== {step}" in out
+    assert len(re.findall(r"^\[\s*\d+\.\ds\] ok ", out, re.MULTILINE)) == len(STEPS)
     [_, resource] = table(out, "Resources")
     assert resource[1:3] == ["Terminated", "node_hours=6, storage=20"]
     assert resource[4:] == ["Terminated", "cpu_k_hours=768, mem_gb_hours=3072, storage=20"]
@@ -149,7 +172,7 @@ def test_the_story_runs_every_step_and_ends_by_itself_with_exit_0() -> None:
 
 
 def test_serve_prints_working_urls_tokens_and_config_and_stops_cleanly_on_sigterm(running: list[Running]) -> None:
-    demo_process = Running("--serve", "--no-story", "--poll", "0.1")
+    demo_process = Running("--serve", "--no-story", "--poll", "0.1", "--no-events")
     running.append(demo_process)
     a_url = demo_process.wait_for(r"^  Waldur A\s+(http://\S+/api/)$", 30).group(1)
     fedcore_line = r"^  fedcore: the demo's fedcore keeps polling"

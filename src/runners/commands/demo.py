@@ -6,8 +6,9 @@ provider names accounts and reports usage, Bob joins the project, and every chan
 printed as it happens, followed by a side-by-side table of both Waldurs. It ends by itself (exit 0) in seconds.
 
 ``--serve`` keeps both Waldurs running afterwards (``--no-story``: instead of the story) and prints their URLs,
-tokens and a configuration file for ``fedcore run``, until SIGINT or SIGTERM. No message broker is needed: fedcore
-polls (event mode is not wired yet). Signal handlers only set a flag; the main thread stops in order.
+tokens and a configuration file for ``fedcore run``, until SIGINT or SIGTERM. With a local RabbitMQ
+(``scripts/broker``) fedcore runs as ``fedcore run -m event_process`` does, on the emulators' STOMP events; without
+one (or with ``--no-events``) it polls, and says so. Signal handlers only set a flag; the main thread stops in order.
 """
 
 from __future__ import annotations
@@ -30,14 +31,19 @@ import httpx
 import yaml
 
 from adapters.clock import SystemClock
-from runners.demo_agent import DemoAgent
+from fedcore.conversion import Conversion
+from runners.demo_agent import Agent, DemoAgent
+from runners.demo_events import EventDemoAgent
 from runners.demo_story import Console, DemoInterrupted, Story
 from runners.demo_view import Reader, final_tables
-from runners.demo_world import DemoError, DemoWorld, start_world
+from runners.demo_world import DemoError, DemoWorld, broker_problem, start_world
 from runners.exitcodes import ExitCode
 from runners.signals import stop_on_signals
 from runners.wiring import Mode, local_today
 from waldur_emulator.seeding import SeedError
+
+EVENTS_TIMEOUT = 30.0
+"""How long registration and the STOMP connections may take before the demo gives up (on events)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds between two polls of fedcore's passes (default 0.2)")
     parser.add_argument("--step-timeout", type=float, default=20.0, metavar="SECONDS",
                         help="how long a step may take to reach its expected state (default 20)")
+    parser.add_argument("--no-events", action="store_true",
+                        help="poll even when a local RabbitMQ could carry the emulators' events")
     parser.add_argument("--provider-delay", type=float, default=0.6, metavar="SECONDS",
                         help="how long B's simulated provider takes to finish an order (default 0.6)")
 
@@ -66,8 +74,12 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     with stop_on_signals(stop.set), _logs_shown(console):
         console.plain("fedcore demo: two emulated Waldur 8.0.5 servers on this machine, with fedcore between them")
+        problem = "--no-events" if args.no_events else broker_problem()
+        if problem is not None:
+            console.plain(f"  events: off ({problem}); fedcore polls instead. "
+                          + ("" if args.no_events else "Start a broker with scripts/broker to see event mode."))
         try:
-            world = start_world(provider_delay=args.provider_delay)
+            world = start_world(provider_delay=args.provider_delay, events=problem is None)
         except (DemoError, SeedError, httpx.HTTPError, OSError) as exc:
             print(f"fedcore demo: setting up the two Waldurs failed: {exc}", file=sys.stderr)
             return ExitCode.PARTIAL
@@ -81,8 +93,26 @@ def _main(args: argparse.Namespace, world: DemoWorld, console: Console, stop: th
     _intro(world, console, args)
     services = world.services()
     clock, config = SystemClock(), world.config
-    agent = DemoAgent(services, lambda: local_today(clock, config.timezone), config.reporting_periods)
     conversion = services[Mode.ORDER_PROCESS].conversion
+    if not world.events or (args.no_story and args.no_agent):
+        agent: Agent = DemoAgent(services, lambda: local_today(clock, config.timezone), config.reporting_periods)
+        return _with(args, world, console, stop=stop, agent=agent, conversion=conversion, clock=clock)
+    events = EventDemoAgent(world, report_seconds=1.0, watch_seconds=1.0)
+    try:
+        if not events.on_events(EVENTS_TIMEOUT):
+            reasons = "; ".join(events.service.ready()[1])
+            print(f"fedcore demo: events did not come up within {EVENTS_TIMEOUT:g} s: {reasons}", file=sys.stderr)
+            return ExitCode.PARTIAL
+        for line in events.tick():
+            console.say("fedcore", line)
+        return _with(args, world, console, stop=stop, agent=events, conversion=conversion, clock=clock)
+    finally:
+        events.close()
+
+
+def _with(args: argparse.Namespace, world: DemoWorld, console: Console, *, stop: threading.Event, agent: Agent,
+          conversion: Conversion, clock: SystemClock) -> int:
+    config = world.config
     if not args.no_story:
         story = Story(world, agent, conversion, console, stop, poll=args.poll, step_timeout=args.step_timeout,
                       today=local_today(clock, config.timezone))
@@ -99,9 +129,12 @@ def _main(args: argparse.Namespace, world: DemoWorld, console: Console, stop: th
             print(f"fedcore demo: FAILED: {exc}", file=sys.stderr)
             return ExitCode.PARTIAL
         console.plain()
-        console.plain(f"Demo finished in {console.elapsed():.1f} s: every step reached its expected state "
-                      f"({agent.passes} polls of fedcore's four passes).")
+        how = (f"on events; {agent.passes} passes ran, most of them the usage report every second"
+               if world.events else f"{agent.passes} polls of fedcore's four passes")
+        console.plain(f"Demo finished in {console.elapsed():.1f} s: every step reached its expected state ({how}).")
     if args.serve:
+        if args.no_agent and isinstance(agent, EventDemoAgent):
+            agent.close()  # the operator runs their own fedcore from here on
         return _serve(args, world, console, agent, stop)
     return ExitCode.OK
 
@@ -122,13 +155,25 @@ def _intro(world: DemoWorld, console: Console, args: argparse.Namespace) -> None
         "  Alice places the orders" + ("" if args.no_story else "; Bob joins the project later"),
         "  B's service provider: the emulator's provider simulation (approves at once, finishes "
         f"{args.provider_delay:g} s later)",
-        f"  fedcore: polling mode (event mode is not wired yet), one pass of each mode every {args.poll:g} s:",
-        f"           {', '.join(DemoAgent.POLLS)}; over HTTP with RestPorts, as in production",
+        *(_fedcore_lines(world, args)),
     ):
         console.plain(line)
 
 
-def _serve(args: argparse.Namespace, world: DemoWorld, console: Console, agent: DemoAgent,
+def _fedcore_lines(world: DemoWorld, args: argparse.Namespace) -> list[str]:
+    if world.events:
+        return [
+            "  fedcore: event mode, as `fedcore run -m event_process` runs: Waldur's STOMP events through the local",
+            "           RabbitMQ (ws://127.0.0.1:15674/ws) act at once; order, membership and username passes are due",
+            "           hourly; usage (no event for it) is polled every second, and so are B's orders in flight",
+        ]
+    return [
+        f"  fedcore: polling mode, one pass of each mode every {args.poll:g} s:",
+        f"           {', '.join(DemoAgent.POLLS)}; over HTTP with RestPorts, as in production",
+    ]
+
+
+def _serve(args: argparse.Namespace, world: DemoWorld, console: Console, agent: Agent,
            stop: threading.Event) -> int:
     chosen: Path | None = args.config_out
     folder = None if chosen else Path(tempfile.mkdtemp(prefix="fedcore-demo-"))
@@ -150,8 +195,10 @@ def _serve(args: argparse.Namespace, world: DemoWorld, console: Console, agent: 
 
 def _serve_lines(world: DemoWorld, path: Path, args: argparse.Namespace) -> list[str]:
     fed, alice = world.fed, world.people["alice"]
-    agent = ("the demo's fedcore keeps polling; start it with --no-agent to run your own" if not args.no_agent
+    keeps = "keeps serving on events" if world.events else "keeps polling"
+    agent = (f"the demo's fedcore {keeps}; start it with --no-agent to run your own" if not args.no_agent
              else "nothing serves the offering: run fedcore yourself")
+    mode = "event_process" if world.events else "order_process"
     return [
         "",
         "== Serving until Ctrl-C (SIGINT) or SIGTERM",
@@ -165,7 +212,7 @@ def _serve_lines(world: DemoWorld, path: Path, args: argparse.Namespace) -> list
         f"{fed.b.offering_uuid})",
         f"  config file      {path}",
         "",
-        f"  fedcore run -c {path} -m order_process",
+        f"  fedcore run -c {path} -m {mode}",
         f"  curl -s -H 'Authorization: Token {alice.token}' {world.a_api}marketplace-orders/",
         f"  curl -s -H 'Authorization: Token {world.b_staff_token}' {world.b_api}marketplace-resources/",
         f"  fedcore: {agent}",

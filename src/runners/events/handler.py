@@ -174,6 +174,9 @@ class EventHandler:
                 return Handled(note=f"A order {uuid} is no longer open")
             outcome = processor.process_order(order)
         after_order(svc.name, outcome, self._ctx)
+        if outcome.status == "completed" and outcome.order_type == "Create":
+            # A project may have just become federated: mirror its team now, not at the next membership pass.
+            self._run_soon(svc.name, PASS_MODES[Pass.MEMBERSHIP])
         if outcome.fault:
             return Handled(retry=True, note=f"A order {uuid}: {outcome.reason}")
         done = " (finished)" if outcome.status in FINISHED else ""

@@ -44,6 +44,9 @@ class Stream(EventStream, Protocol):
     @property
     def connected(self) -> bool: ...
 
+    @property
+    def connects(self) -> int: ...
+
     def add_queues(self, queues: Sequence[StompQueue]) -> None: ...
 
     def start(self) -> object: ...
@@ -116,6 +119,8 @@ class EventService:
         stream_factory: StreamFactory,
         tick_seconds: float = 1.0,
         watch_seconds: float = 10.0,
+        connect_grace: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
         on_counts: Callable[[Mapping[str, int]], None] | None = None,
     ) -> None:
         self._registrar = registrar
@@ -125,11 +130,14 @@ class EventService:
         self._factory = stream_factory
         self._tick = tick_seconds
         self._watch_every = watch_seconds
+        self._grace = connect_grace
+        self._clock = clock
         self._watcher: threading.Thread | None = None
         self._lock = threading.Lock()
         self._streams: dict[Login, Stream] = {}
         self._members: dict[Login, set[tuple[Side, Uuid]]] = {}
         self._attached: dict[tuple[Side, Uuid], tuple[Login, ...]] = {}
+        self._attached_at: dict[tuple[Side, Uuid], float] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._on_counts = on_counts
@@ -209,6 +217,7 @@ class EventService:
                     stream.add_queues(queues)
                     grown.append(stream)
             self._attached[(side, offering_uuid)] = tuple(by_login)
+            self._attached_at[(side, offering_uuid)] = self._clock()
         for stream in started:
             self._reactor.consume(stream, f"{side}-{len(self._streams)}")
             stream.start()
@@ -265,7 +274,11 @@ class EventService:
             elif logins is None:
                 found.append(OfferingEvents(side_name, offering_uuid, names, "pending", "registered, not attached"))
             elif not all(streams[login].connected for login in logins):
-                found.append(OfferingEvents(side_name, offering_uuid, names, "polling", "broker not connected"))
+                since = self._clock() - self._attached_at.get((side, offering_uuid), 0.0)
+                if since < self._grace and not any(streams[login].connects for login in logins):
+                    found.append(OfferingEvents(side_name, offering_uuid, names, "pending", "connecting to the broker"))
+                else:
+                    found.append(OfferingEvents(side_name, offering_uuid, names, "polling", "broker not connected"))
             else:
                 found.append(OfferingEvents(side_name, offering_uuid, names, "events"))
         return found
