@@ -47,6 +47,7 @@ def test_each_event_asks_for_its_reaction(event: Event, reaction: object) -> Non
         Event(Side.B, ObjectType.OFFERING_USER, OFFERING, action="create", offering_user_uuid=USER, username=""),
         Event(Side.B, ObjectType.OFFERING_USER, OFFERING, action="delete", offering_user_uuid=USER, username="x"),
         Event(Side.B, ObjectType.USER_ROLE, OFFERING, project_uuid=USER),
+        Event(Side.B, ObjectType.ORDER, OFFERING, order_uuid=ORDER, order_state=OrderState.PENDING_PROVIDER),
         Event(Side.A, ObjectType.SERVICE_ACCOUNT, OFFERING, action="create"),
         Event(Side.A, ObjectType.IMPORTABLE_RESOURCES, OFFERING),
     ],
