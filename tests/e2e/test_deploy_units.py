@@ -46,7 +46,7 @@ def option(argv: list[str], name: str) -> str:
 
 def test_one_unit_per_mode_each_with_its_own_metrics_port() -> None:
     modes = {option(command(u), "-m"): u for u in UNITS}
-    assert sorted(modes) == sorted(MODES)
+    assert sorted(modes) == sorted([*MODES, "event_process"])
     for mode, unit in modes.items():
         assert unit.name == f"fedcore-{mode.replace('_', '-')}.service"
         argv = command(unit)
@@ -63,6 +63,14 @@ def test_every_unit_command_line_is_one_fedcore_run_accepts() -> None:
         args = build_parser().parse_args(argv[1:])
         assert (args.command, args.config, args.modes) == ("run", "/etc/fedcore/config.yaml", [option(argv, "-m")])
         assert (args.log_format, args.metrics_port) == ("json", int(option(argv, "--metrics-port")))
+
+
+def test_the_event_unit_runs_every_mode_and_stops_the_per_mode_units() -> None:
+    [unit] = [u for u in UNITS if option(command(u), "-m") == "event_process"]
+    parser = configparser.ConfigParser(strict=False, interpolation=None, delimiters=("=",))
+    parser.read_string(unit.read_text())
+    conflicts = set(parser["Unit"]["Conflicts"].split())
+    assert conflicts == {u.name for u in UNITS if u != unit}
 
 
 def test_every_unit_runs_as_the_dedicated_user_hardened_with_its_tokens_from_the_environment_file() -> None:
