@@ -3,17 +3,22 @@
 The JSON keys are documented in docs/commands.md and change only with ``format``. Tables are plain text (no
 terminal library), so they survive pipes, logs and narrow terminals alike; full UUIDs are in the JSON and in the
 drift lines, the tables show their first 8 characters.
+
+The events part (``events`` in JSON, the "Events" section of the text) says, for every offering and side with
+STOMP events enabled, whether Waldur holds fedcore's event registration for it (:class:`EventStatus`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from attrs import frozen
 
 from adapters.config import OfferingConfig
+from fedcore.ids import Uuid
 from fedcore.model import Order, Resource
 from runners.drift import Comparison, Drift, OrderRow, ResourceRow
 
@@ -32,6 +37,33 @@ class OfferingStatus:
     comparison: Comparison | None
     error: str = ""
     unreachable: bool = False
+
+
+class EventState(enum.StrEnum):
+    """Whether Waldur holds fedcore's event registration of one offering on one side."""
+
+    REGISTERED = "registered"
+    """At least one queue of fedcore's event subscriptions is for the offering."""
+    NOT_REGISTERED = "not registered"
+    """None is: fedcore serves the offering by polling until the daemon registers it."""
+    UNKNOWN = "unknown"
+    """The registration could not be read (``reason``): never taken for "not registered"."""
+
+
+@frozen
+class EventStatus:
+    """One offering's event registration on one side (``index``: the configuration entry; ``agents``: the agent
+    names of the fedcore subscriptions whose queues were found)."""
+
+    index: int
+    offering: str
+    side: str
+    offering_uuid: Uuid
+    state: EventState
+    object_types: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    reason: str = ""
+    agents: tuple[str, ...] = ()
 
 
 def _date(value: dt.date | dt.datetime | None) -> str | None:
@@ -102,9 +134,21 @@ def summary(statuses: Sequence[OfferingStatus]) -> dict[str, int]:
     }
 
 
-def status_json(statuses: Sequence[OfferingStatus]) -> dict[str, Any]:
-    """The whole document ``status --json`` prints."""
-    return {"format": FORMAT, "offerings": [offering_json(s) for s in statuses], "summary": summary(statuses)}
+def event_json(event: EventStatus) -> dict[str, Any]:
+    """One offering and side's event registration."""
+    return {"index": event.index, "offering": event.offering, "side": event.side,
+            "offering_uuid": event.offering_uuid, "state": str(event.state), "object_types": list(event.object_types),
+            "missing": list(event.missing), "reason": event.reason, "agents": list(event.agents)}
+
+
+def status_json(statuses: Sequence[OfferingStatus], events: Sequence[EventStatus] | None = None) -> dict[str, Any]:
+    """The whole document ``status --json`` prints (``events`` only when they were read: the command always does,
+    so its document always has the key, ``[]`` when no offering enables STOMP events)."""
+    document: dict[str, Any] = {"format": FORMAT, "offerings": [offering_json(s) for s in statuses],
+                                "summary": summary(statuses)}
+    if events is not None:
+        document["events"] = [event_json(e) for e in events]
+    return document
 
 
 # --- tables ---------------------------------------------------------------------------------------------------
@@ -208,11 +252,41 @@ def offering_lines(status: OfferingStatus, now: dt.datetime) -> list[str]:
     return lines
 
 
-def status_lines(statuses: Sequence[OfferingStatus], now: dt.datetime) -> list[str]:
-    """The whole text output: every offering, then a summary line."""
+EVENT_HEADERS = ("OFFERING", "SIDE", "OFFERING UUID", "STATE", "QUEUES FOR", "MISSING", "AGENT")
+
+
+def _event_cells(event: EventStatus) -> list[str]:
+    return [_clip(f"offerings[{event.index}] '{event.offering}'"), event.side, _short(event.offering_uuid),
+            str(event.state), ",".join(event.object_types) or "-", ",".join(event.missing) or "-",
+            ",".join(event.agents) or "-"]
+
+
+def event_lines(events: Sequence[EventStatus]) -> list[str]:
+    """The "Events" section: one row per offering and side with STOMP enabled, then why any is not registered;
+    nothing when no offering enables STOMP events."""
+    if not events:
+        return []
+    lines = ["", "Events (Waldur's registration of fedcore's event queues):"]
+    lines.extend("  " + line for line in table(EVENT_HEADERS, [_event_cells(e) for e in events]))
+    for event in events:
+        if event.state is EventState.UNKNOWN:
+            lines.append(f"  ! offerings[{event.index}] {event.side}: unknown: {event.reason}")
+        elif event.state is EventState.NOT_REGISTERED:
+            lines.append(f"  - offerings[{event.index}] {event.side}: not registered: fedcore serves it by polling "
+                         f"until the daemon registers it")
+        elif event.missing:
+            lines.append(f"  - offerings[{event.index}] {event.side}: no queue for {', '.join(event.missing)}")
+    return lines
+
+
+def status_lines(statuses: Sequence[OfferingStatus], now: dt.datetime,
+                 events: Sequence[EventStatus] = ()) -> list[str]:
+    """The whole text output: every offering, a summary line, then the events section (when any offering enables
+    STOMP events)."""
     lines = [line for s in statuses for line in offering_lines(s, now)]
     counts = summary(statuses)
     lines.append(f"summary: {counts['offerings']} offering(s), {counts['unreadable']} unreadable, "
                  f"{counts['resources']} resource row(s), {counts['drift']} drift, "
                  f"{counts['orders_in_flight']} order(s) in flight")
+    lines.extend(event_lines(events))
     return lines
