@@ -226,3 +226,24 @@ def test_endpoint_templates_keep_the_names_and_hide_every_identifier(parts: list
     kept = endpoint_template("/".join(parts) + "/").split("/")
     assert kept[-1] == ""
     assert kept[:-1] == [p if p in NAMES else "{id}" if p.isdigit() else "{uuid}" for p in parts]
+
+
+def test_events_are_counted_by_side_type_and_outcome_and_offerings_by_state(
+    served: tuple[PrometheusTelemetry, str],
+) -> None:
+    telemetry, url = served
+    telemetry.event_settled("A", "order", "handled", 0.004)
+    telemetry.event_settled("A", "order", "handled", 0.006)
+    telemetry.event_settled("B", "malformed", "malformed", 0.0)
+    telemetry.event_settled("B", "order", "dropped", 12.0)
+    telemetry.event_offerings_by_state({"events": 3, "polling": 1})
+
+    scrape = Scrape.of(url)
+    assert scrape.value("fedcore_events_total", side="A", object_type="order", outcome="handled") == 2
+    assert scrape.value("fedcore_events_total", side="B", object_type="malformed", outcome="malformed") == 1
+    assert scrape.value("fedcore_events_total", side="B", object_type="order", outcome="dropped") == 1
+    assert scrape.value("fedcore_event_seconds_count", side="A", object_type="order") == 2
+    assert scrape.value("fedcore_event_seconds_sum", side="A", object_type="order") == pytest.approx(0.01)
+    assert scrape.value("fedcore_event_offerings", state="events") == 3
+    assert scrape.value("fedcore_event_offerings", state="polling") == 1
+    assert scrape.value("fedcore_event_offerings", state="pending") == 0
