@@ -22,6 +22,8 @@ import httpx
 import pytest
 from run_world import Fedcore, Running, World, until
 
+from waldur_emulator.faults import FaultRule
+
 pytestmark = [pytest.mark.e2e, pytest.mark.broker]
 
 MANAGEMENT = "http://127.0.0.1:15672"
@@ -227,3 +229,21 @@ def test_poison_and_duplicated_frames_among_valid_events(world: World, admin: ht
     malformed = [line for line in running.lines if "malformed" in line]
     assert 5 <= len(malformed) <= 25  # logged, thinned: 1000 frames do not make 1000 lines
     assert running.process.poll() is None
+
+
+def test_b_down_at_start_serves_b_by_polling_then_joins_events_when_b_answers(world: World,
+                                                                              started: list[Running]) -> None:
+    world.b.add_fault(FaultRule(path="^/api/(?!emulator/)", kind="error", status=503))
+    periods = {**HOUR, "order_process": 0.05}
+    running = start(world, started, world.event_config(periods=periods))
+    on_events(running, "A")
+    until(lambda: running.saw("B offering") and any(" B offering" in line and "polling, not on events" in line
+                                                    for line in list(running.lines)), "B said to be polling")
+    order = world.order({"node_hours": 1})  # served meanwhile: A's event, then B as soon as it answers
+    world.b.clear_faults()
+    on_events(running, "B")  # the registration retried with backoff (2, 4, 8 s ...)
+    b_order = b_order_for(world, set(), deadline=30)
+    world.b_done(b_order)
+    until(lambda: a_state(world, order) == "done", "the A order done")
+    assert len(world.b_orders()) == 1
+    assert a_state(world, order) != "erred"
