@@ -141,14 +141,10 @@ def event_json(event: EventStatus) -> dict[str, Any]:
             "missing": list(event.missing), "reason": event.reason, "agents": list(event.agents)}
 
 
-def status_json(statuses: Sequence[OfferingStatus], events: Sequence[EventStatus] | None = None) -> dict[str, Any]:
-    """The whole document ``status --json`` prints (``events`` only when they were read: the command always does,
-    so its document always has the key, ``[]`` when no offering enables STOMP events)."""
-    document: dict[str, Any] = {"format": FORMAT, "offerings": [offering_json(s) for s in statuses],
-                                "summary": summary(statuses)}
-    if events is not None:
-        document["events"] = [event_json(e) for e in events]
-    return document
+def status_json(statuses: Sequence[OfferingStatus], events: Sequence[EventStatus] = ()) -> dict[str, Any]:
+    """The whole document ``status --json`` prints (``events``: ``[]`` when no offering enables STOMP events)."""
+    return {"format": FORMAT, "offerings": [offering_json(s) for s in statuses], "summary": summary(statuses),
+            "events": [event_json(e) for e in events]}
 
 
 # --- tables ---------------------------------------------------------------------------------------------------

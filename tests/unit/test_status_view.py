@@ -46,7 +46,8 @@ def _statuses() -> list[OfferingStatus]:
 
 def test_the_json_document_has_exactly_the_documented_keys() -> None:
     document = status_json(_statuses())
-    assert list(document) == ["format", "offerings", "summary"]
+    assert list(document) == ["format", "offerings", "summary", "events"]
+    assert document["events"] == []
     first, second = document["offerings"]
     assert list(first) == ["index", "name", "a", "b", "error", "resources", "orders", "drift_count"]
     assert list(first["a"]) == ["api_url", "offering_uuid"]
