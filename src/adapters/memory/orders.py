@@ -84,6 +84,18 @@ class MemorySource(Marketplace):
         self._done("list_open_orders", write=False)
         return found
 
+    def get_order(self, order_uuid: Uuid) -> Order:
+        """One order of the offering; NotFound when unknown or of another offering (as the REST adapter)."""
+        self._call("get_order")
+        order = self.order(order_uuid)
+        if order.offering_uuid != self.offering_uuid:
+            raise NotFound(
+                f"order {order_uuid} is of offering {order.offering_uuid}, not of {self.offering_uuid}",
+                where=self.side,
+            )
+        self._done("get_order", write=False)
+        return order
+
     def list_resources(self) -> Sequence[Resource]:
         """Every resource of the offering."""
         self._call("list_resources")

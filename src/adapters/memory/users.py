@@ -168,6 +168,15 @@ class MemoryUsers:
         self._done("offering_users_of", write=False)
         return found
 
+    def get_offering_user(self, offering_user_uuid: Uuid) -> OfferingUser:
+        """One offering user of the offering by UUID; NotFound when there is none."""
+        self._call("get_offering_user")
+        record = self._offering_users.get(normalize_uuid(offering_user_uuid))
+        if record is None:
+            raise NotFound("no such offering user", where=f"{self.side} GET offering-users", status=404)
+        self._done("get_offering_user", write=False)
+        return self._render(record)
+
     def set_offering_user_username(self, offering_user_uuid: Uuid, username: str) -> None:
         """Set the username; like Waldur, this moves the record to OK."""
         self._call("set_offering_user_username")

@@ -100,6 +100,17 @@ class SourceMarketplace:
         data = self._http.list("marketplace-orders/", params, fields=ORDER_FIELDS)
         return _orders(data, self._http.where("GET", "marketplace-orders/"))
 
+    def get_order(self, order_uuid: Uuid) -> Order:
+        """``GET marketplace-orders/{uuid}/``: NotFound on 404, and for an order of another offering."""
+        path = f"marketplace-orders/{order_uuid}/"
+        where = self._http.where("GET", path)
+        order = _order(self._http.get(path, fields=ORDER_FIELDS), where)
+        if order.offering_uuid != self.offering_uuid:
+            raise NotFound(
+                f"order {order_uuid} is of offering {order.offering_uuid}, not of {self.offering_uuid}", where=where
+            )
+        return order
+
     def approve(self, order_uuid: Uuid) -> None:
         """``approve_by_provider`` (not repeated: a second call is a 409)."""
         self._http.post(f"marketplace-orders/{order_uuid}/approve_by_provider/", {}, idempotent=False)

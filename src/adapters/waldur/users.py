@@ -25,6 +25,7 @@ from adapters.waldur.wire import (
     WireUser,
     offering_user_to_domain,
     project_user_to_domain,
+    structure,
     structure_list,
     to_domain,
     user_to_domain,
@@ -159,3 +160,10 @@ class TargetUsers:
     def offering_users_of(self, user_username: str) -> Sequence[OfferingUser]:
         """``GET marketplace-offering-users/?offering_uuid=…&user_username=…`` (exact, case-insensitive)."""
         return _of_user(self._http, self.offering_uuid, user_username)
+
+    def get_offering_user(self, offering_user_uuid: Uuid) -> OfferingUser:
+        """``GET marketplace-offering-users/{uuid}/`` (one record, decoded as a listing's); NotFound on 404."""
+        path = f"{OFFERING_USERS}{offering_user_uuid}/"
+        where = self._http.where("GET", path)
+        data = self._http.get(path, fields=OFFERING_USER_FIELDS)
+        return to_domain(where, offering_user_to_domain, structure(data, WireOfferingUser, where))

@@ -35,6 +35,13 @@ class SourceOrders(Protocol):
         """Every order of the offering in ``pending-provider`` or ``executing`` (one listing)."""
         ...
 
+    def get_order(self, order_uuid: Uuid) -> Order:
+        """One A order of the offering; NotFound when A answers 404 for it.
+
+        An order of another offering is NotFound too: fedcore serves only its own offering's orders.
+        """
+        ...
+
     def approve(self, order_uuid: Uuid) -> None:
         """``approve_by_provider``: pending-provider -> executing. Conflict when not pending-provider."""
         ...

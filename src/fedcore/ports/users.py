@@ -71,6 +71,10 @@ class TargetUsers(Protocol):
         """Every offering user of B's offering in any of ``states`` (one listing)."""
         ...
 
+    def get_offering_user(self, offering_user_uuid: Uuid) -> OfferingUser:
+        """One B offering user by UUID; NotFound when B answers 404."""
+        ...
+
     def offering_users_of(self, user_username: str) -> Sequence[OfferingUser]:
         """The offering users of B's offering whose user is ``user_username``, in any state (one small read).
 

@@ -67,6 +67,11 @@ class EmulatorOrdersWorld:
         """A fresh random UUID (neither emulator will ever hand it out)."""
         return Uuid(uuid_lib.uuid4().hex)
 
+    def a_next_order_read_fails(self, order: Uuid) -> None:
+        """Emulator A answers 503 to as many reads of the order as the adapter attempts, then serves it again."""
+        path = f"/marketplace-orders/({order}|{uuid_lib.UUID(order)})/$"
+        self.kit.a.fault(path, method="GET", kind="error", status=503, times=self.kit.a.http.retry.attempts)
+
     def close(self) -> None:
         """Stop the emulators' clients and servers; the adapter's traffic must have conformed to the schema."""
         problems = self.kit.problems()

@@ -108,6 +108,11 @@ class OrdersWorld(Protocol):
         """A UUID that names nothing on either side."""
         ...
 
+    def a_next_order_read_fails(self, order: Uuid) -> None:
+        """A's next read of this one order fails with a passing fault (503), through every retry the adapter makes;
+        the read after it succeeds. Skips the test where faults cannot be injected (a live Waldur)."""
+        ...
+
     def close(self) -> None:
         """Release what the world holds; fails when the ports' traffic broke Waldur's contract."""
         ...
@@ -163,6 +168,10 @@ class MemoryOrdersWorld:
     def unknown_uuid(self) -> Uuid:
         """A UUID neither fake ever hands out."""
         return Uuid("f" * 32)
+
+    def a_next_order_read_fails(self, order: Uuid) -> None:
+        """The fake's fault plan: the next ``get_order`` on A raises TransientError."""
+        self.a.faults.fail_next("A.get_order")
 
     def close(self) -> None:
         """Nothing to release."""

@@ -19,7 +19,7 @@ from adapters.memory.orders import MemorySource
 from contract.ports.live_world import live_problem
 from contract.ports.orders_world import A_OFFERING, OrdersWorld, also_over_tcp, open_world, parametrize_worlds
 from fedcore.enums import OrderState, OrderType, ResourceState
-from fedcore.errors import Conflict, NotFound, PermanentError
+from fedcore.errors import Conflict, NotFound, PermanentError, TransientError
 from fedcore.ids import Uuid
 from fedcore.model import Order, Resource
 from fedcore.ports.orders import SourceOrders, SourceResources
@@ -189,6 +189,39 @@ class TestSourceOrders:
         listed = open_orders(world)
         assert listed[bare.uuid].backend_id == listed[dashed.uuid].backend_id == link
         assert listed[dashed.uuid].link == link
+
+    @also_over_tcp
+    @pytest.mark.parametrize("state", [OrderState.PENDING_PROVIDER, OrderState.EXECUTING, OrderState.DONE,
+                                       OrderState.REJECTED, OrderState.ERRED])
+    def test_get_order_reads_one_order_in_any_state(self, world: OrdersWorld, state: OrderState) -> None:
+        order = order_in(world, state)
+        seen = world.a_orders.get_order(order.uuid)
+        assert (seen.uuid, seen.state, seen.type, seen.offering_uuid) == (order.uuid, state, OrderType.CREATE,
+                                                                          order.offering_uuid)
+        assert (seen.project_uuid, seen.resource_uuid, seen.limits) == (order.project_uuid, order.resource_uuid,
+                                                                         {"cpu": 1})
+
+    def test_get_order_agrees_with_the_open_listing_and_sees_links(self, world: OrdersWorld) -> None:
+        order = executing(world, world.a_project())
+        link = world.unknown_uuid()
+        world.a_orders.set_order_backend_id(order.uuid, hyphenated(link))
+        seen = world.a_orders.get_order(order.uuid)
+        assert seen == open_orders(world)[order.uuid]
+        assert (seen.backend_id, seen.link) == (link, link)
+
+    @also_over_tcp
+    def test_get_order_of_an_unknown_order_is_not_found(self, world: OrdersWorld) -> None:
+        with pytest.raises(NotFound) as refused:
+            world.a_orders.get_order(world.unknown_uuid())
+        assert isinstance(refused.value, PermanentError)
+
+    def test_get_order_through_a_passing_fault_is_transient_then_reads(self, world: OrdersWorld) -> None:
+        order = world.a_order_create(world.a_project(), {"cpu": 1})
+        world.a_next_order_read_fails(order.uuid)
+        with pytest.raises(TransientError) as failed:
+            world.a_orders.get_order(order.uuid)
+        assert not isinstance(failed.value, PermanentError)
+        assert world.a_orders.get_order(order.uuid).state == OrderState.PENDING_PROVIDER
 
     @also_over_tcp
     def test_actions_on_an_unknown_order_are_not_found(self, world: OrdersWorld) -> None:

@@ -138,7 +138,8 @@ WORLDS: dict[str, Callable[[], UsersWorld]] = {
 }
 """Implementation name -> world factory."""
 OVER_SOCKET = frozenset(
-    {"test_setting_a_username_moves_the_record_to_ok", "test_push_creates_then_updates_the_same_user"}
+    {"test_setting_a_username_moves_the_record_to_ok", "test_push_creates_then_updates_the_same_user",
+     "test_one_offering_user_is_read_by_uuid_with_its_user_and_username"}
 )
 """The tests that also run over TCP; every other test runs on every world but ``socket``."""
 
@@ -312,6 +313,27 @@ class TestTargetUsers:
         assert [u.username for u in world.target.offering_users_of("ALICE@cuid")] == ["alice01"]
         assert [u.state for u in world.target.offering_users_of("bob@cuid")] == [S.CREATING]
         assert list(world.target.offering_users_of("carol@cuid")) == []
+
+    def test_one_offering_user_is_read_by_uuid_with_its_user_and_username(self, world: UsersWorld) -> None:
+        alice = world.add_user("B", "alice@cuid", "alice@example.org")
+        made = world.add_offering_user("B", alice, S.OK, "alice01", restricted=True)
+        world.add_offering_user("B", world.add_user("B", "bob@cuid"), S.CREATING)
+        seen = world.target.get_offering_user(made.uuid)
+        assert (seen.uuid, seen.user_uuid, seen.offering_uuid) == (made.uuid, alice.uuid, made.offering_uuid)
+        assert (seen.user_username, seen.username, seen.state) == ("alice@cuid", "alice01", S.OK)
+        assert (seen.is_restricted, seen.user_email) == (True, "alice@example.org")
+        assert seen == next(u for u in world.target.offering_users_of("alice@cuid") if u.uuid == made.uuid)
+
+    def test_an_offering_user_without_a_username_reads_as_such(self, world: UsersWorld) -> None:
+        made = world.add_offering_user("B", world.add_user("B", "bob@cuid"), S.CREATING)
+        seen = world.target.get_offering_user(made.uuid)
+        assert (seen.uuid, seen.user_username, seen.state) == (made.uuid, "bob@cuid", S.CREATING)
+        assert not seen.username  # None or "": no offering-local username yet
+
+    def test_an_unknown_offering_user_is_not_found(self, world: UsersWorld) -> None:
+        with pytest.raises(NotFound) as refused:
+            world.target.get_offering_user(world.unknown_uuid())
+        assert isinstance(refused.value, PermanentError)
 
 
 class TestTargetMembers:
