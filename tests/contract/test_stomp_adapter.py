@@ -33,9 +33,11 @@ from contract.ports.test_events_contract import (
     collect,
     flat,
     order_event,
+    payload_of,
 )
 from fedcore.enums import ObjectType, OfferingUserState, OrderState, Side
 from fedcore.events import Event, Malformed
+from waldur_emulator.events import queue_name
 
 pytestmark = pytest.mark.contract
 
@@ -392,6 +394,92 @@ def test_the_supervisor_reconnects_after_the_broker_drops_the_connection(
     finally:
         world.close()
     assert_no_secret(caplog, world.token)
+
+
+# --- queues added to a running stream ---------------------------------------------------------------------
+
+
+def _added_queue(world: RabbitEventsWorld) -> StompQueue:
+    """A new order queue of the world's subscription on the broker (for B's side), not yet known to the stream."""
+    name = queue_name(world.subscription_uuid, uuid.uuid4().hex, ObjectType.ORDER.value)
+    world.bus.declare_queue(vhost=world.user_uuid, queue_name=name)
+    return StompQueue(name, Side.B)
+
+
+def _send(world: RabbitEventsWorld, queue: str, event: Event) -> None:
+    """SEND Waldur's payload of ``event`` to ``queue`` (confirmed by the broker, not yet by the stream)."""
+    world.sender.send(queue, json.dumps(payload_of(event)))
+
+
+def _consume(world: RabbitEventsWorld, count: int) -> list[Event | Malformed]:
+    """Receive and acknowledge ``count`` deliveries; their bodies as received."""
+    received = flat(collect(world.stream, count))
+    for delivery in received:
+        world.stream.ack(delivery)
+    return [d.body for d in received]
+
+
+def test_queues_added_before_start_are_known_and_nothing_connects() -> None:
+    stream = StompEventStream(endpoint=StompEndpoint("127.0.0.1", 9, "/ws", use_tls=False), vhost="v", login="l",
+                              passcode="p", queues=[StompQueue(QUEUE, Side.A)])
+    other = f"subscription_{'a' * 32}_offering_{'c' * 32}_order"
+    stream.add_queues([StompQueue(other, Side.B), StompQueue(QUEUE, Side.B), StompQueue(other, Side.A)])
+    assert stream.queues == (QUEUE, other)
+    assert (stream.connected, stream.connects) == (False, 0)
+    assert "queues=2" in repr(stream)
+
+
+@pytest.mark.broker
+def test_a_queue_added_after_connect_is_consumed_on_the_same_session(rabbit: RabbitEventsWorld) -> None:
+    added = _added_queue(rabbit)
+    rabbit.adapter.add_queues([added])
+    assert rabbit.adapter.queues == (*rabbit.queues.values(), added.name)
+    event = order_event(5, Side.B)
+    _send(rabbit, added.name, event)
+    assert _consume(rabbit, 1) == [event]
+    rabbit.publish(order_event(6))
+    assert _consume(rabbit, 1) == [order_event(6)]
+    assert (rabbit.adapter.connected, rabbit.adapter.connects) == (True, 1)
+    assert rabbit.stream.wait(0.05) is False
+
+
+@pytest.mark.broker
+def test_adding_a_known_queue_changes_nothing(rabbit: RabbitEventsWorld) -> None:
+    known = [StompQueue(name, side) for side, name in rabbit.queues.items()]
+    rabbit.adapter.add_queues(known)
+    rabbit.adapter.add_queues([])
+    assert rabbit.adapter.queues == tuple(rabbit.queues.values())
+    rabbit.publish(order_event(8))
+    assert _consume(rabbit, 1) == [order_event(8)]
+    assert rabbit.stream.wait(0.2) is False, "one SUBSCRIBE per queue: a message arrives once"
+    assert (rabbit.adapter.connected, rabbit.adapter.connects) == (True, 1)
+
+
+@pytest.mark.broker
+@pytest.mark.parametrize("transport", ["websocket", "tcp"])
+def test_added_queues_are_subscribed_again_after_a_reconnect(transport: Transport) -> None:
+    world = RabbitEventsWorld(transport=transport)
+    try:
+        added = _added_queue(world)
+        world.adapter.add_queues([added])
+        with httpx.Client(base_url=MANAGEMENT, auth=("guest", "guest"), timeout=10) as admin:
+            deadline = time.monotonic() + DEADLINE * 2
+            names: list[str] = []
+            while not names and time.monotonic() < deadline:
+                names = _connections(admin, world.user_uuid, world.subscription_uuid)
+            assert names, "the management API lists the adapter's connection"
+            for name in names:
+                assert admin.delete(f"/api/connections/{quote(name, safe='')}").status_code in (204, 404)
+        while world.adapter.connects < 2 and time.monotonic() < deadline:
+            world.adapter.wait_connected(0.05)
+        assert world.adapter.connects >= 2
+        assert world.adapter.wait_connected(DEADLINE)
+        _send(world, added.name, order_event(11, Side.B))
+        _send(world, world.queues[Side.A], order_event(12))
+        assert sorted(_consume(world, 2), key=str) == sorted([order_event(11, Side.B), order_event(12)], key=str)
+        assert world.stream.wait(0.05) is False
+    finally:
+        world.close()
 
 
 @pytest.mark.broker

@@ -8,7 +8,7 @@ acknowledgement, a bounded prefetch) and decodes every body into :class:`~fedcor
 
 from ._backoff import Backoff
 from ._decode import MAX_BODY, decode, object_type_of
-from ._stream import StompEventStream, Transport
-from ._wire import StompQueue
+from ._stream import StompEventStream
+from ._wire import StompQueue, Transport
 
 __all__ = ["MAX_BODY", "Backoff", "StompEventStream", "StompQueue", "Transport", "decode", "object_type_of"]

@@ -4,7 +4,8 @@ Threads. stomp.py's receiver thread runs the :class:`Listener` callbacks, which 
 decode and enqueue messages (STYLE.md 12). Our supervisor thread connects, subscribes, calls ``on_connected``,
 waits for a drop, and reconnects with :class:`~adapters.stomp.Backoff` forever; nothing reconnects from inside a
 callback and stomp.py's own reconnect loop is limited to one attempt. The consumer's thread calls the port
-methods. One condition variable guards all shared state.
+methods. One condition variable guards all shared state, the queues too: :meth:`StompEventStream.add_queues`
+may add some at any time, from any thread.
 
 Back-pressure. Every queue is subscribed with ``ack: client-individual`` and ``prefetch-count``: the broker
 sends at most that many unacknowledged messages per queue, so the inbox never holds more than ``prefetch`` x
@@ -31,8 +32,8 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import stomp
 import stomp.exception
@@ -43,11 +44,10 @@ from fedcore.events import Delivery, Event, Malformed
 
 from ._backoff import Backoff
 from ._decode import decode
-from ._wire import Incoming, Listener, StompQueue, guard_stomp_logs
+from ._wire import Incoming, Listener, StompQueue, Transport, guard_stomp_logs, has_receipt, new_connection, subscribe
 
 log = logging.getLogger("adapters.stomp")
 
-Transport = Literal["websocket", "tcp"]
 DEFAULT_BACKOFF = Backoff()
 """1 s doubling up to 60 s, +/- 25 % jitter (EVENTS.md §6 asks for 120 s; 60 s catches up sooner)."""
 _MAX_REMEMBERED = 10_000
@@ -85,7 +85,8 @@ class StompEventStream:
             raise ValueError("a STOMP event stream needs at least one queue")
         if prefetch < 1:
             raise ValueError(f"prefetch must be at least 1, got {prefetch}")
-        self._types: Mapping[str, tuple[Side, ObjectType]] = {q.name: (q.side, q.object_type) for q in queues}
+        self._types: dict[str, tuple[Side, ObjectType]] = {q.name: (q.side, q.object_type) for q in queues}
+        """Queue name -> where its messages come from; guarded by ``_cond`` (read on stomp.py's thread)."""
         self.endpoint = endpoint
         self.vhost = vhost
         self.login = login
@@ -103,6 +104,7 @@ class StompEventStream:
         self._outstanding: dict[str, tuple[Delivery, Incoming]] = {}
         self._failed: collections.OrderedDict[tuple[str, str], int] = collections.OrderedDict()
         self._tags = itertools.count(1)
+        self._receipts = itertools.count(1)
         self._generation = 0
         self._conn: Any = None
         self._listener: Listener | None = None
@@ -115,7 +117,9 @@ class StompEventStream:
         """MESSAGE frames taken in so far, over all connections (diagnostics and tests)."""
 
     def __repr__(self) -> str:
-        return f"StompEventStream({self.where!r}, queues={len(self._types)})"
+        with self._cond:
+            count = len(self._types)
+        return f"StompEventStream({self.where!r}, queues={count})"
 
     @property
     def where(self) -> str:
@@ -125,8 +129,14 @@ class StompEventStream:
         return f"{scheme}://{self.endpoint.host}:{self.endpoint.port}{path} vhost {self.vhost} as {self.login}"
 
     @property
+    def queues(self) -> tuple[str, ...]:
+        """The names of the queues the stream consumes (those given and those added), in the order they came."""
+        with self._cond:
+            return tuple(self._types)
+
+    @property
     def connected(self) -> bool:
-        """True while a session is up and every queue is subscribed."""
+        """True while a session is up and every queue is subscribed (a queue being added: see :meth:`add_queues`)."""
         with self._cond:
             return self._connected
 
@@ -160,6 +170,33 @@ class StompEventStream:
             thread.join(timeout)
             if thread.is_alive():
                 log.error("STOMP supervisor for %s did not stop within %.1f s", self.where, timeout)
+
+    def add_queues(self, queues: Sequence[StompQueue]) -> None:
+        """Consume these queues too, from now on and after every reconnect; names already known are ignored.
+
+        Before :meth:`start`, or while (re)connecting, the next subscription takes them with the rest. While
+        connected, they are subscribed at once on the current session from the caller's thread, waiting at most
+        ``connect_timeout`` for the broker's receipt; when that fails the session is left to the supervisor,
+        whose next reconnect subscribes every queue (logged at info, never raised).
+        """
+        with self._cond:
+            new = {q.name: (q.side, q.object_type) for q in queues if q.name not in self._types}
+            if not new:
+                return
+            self._types.update(new)
+            live = self._connected and self._conn is not None and self._listener is not None
+            conn, listener = (self._conn, self._listener) if live else (None, None)
+            receipt = f"added-{self._generation}-{next(self._receipts)}"
+        if conn is None or listener is None:
+            return
+        try:
+            self._subscribe(conn, list(new), receipt)
+            self._await(listener, has_receipt(listener, receipt), "SUBSCRIBE refused")
+        except _ConnectFailed as exc:
+            log.info("queue(s) %s not subscribed on the current session to %s (%s); the next reconnect will",
+                     ", ".join(new), self.where, exc)
+            return
+        log.info("STOMP queue(s) %s added on %s", ", ".join(new), self.where)
 
     def __enter__(self) -> StompEventStream:
         return self.start()
@@ -240,13 +277,14 @@ class StompEventStream:
         """On stomp.py's thread: decode one MESSAGE frame and put it in the inbox."""
         headers = frame.headers
         queue = str(headers.get("subscription", ""))
-        side, object_type = self._types.get(queue, (Side.A, ObjectType.ORDER))
+        with self._cond:
+            known = self._types.get(queue)
         body = frame.body if isinstance(frame.body, bytes | str) else b""
         raw = body.encode("utf-8", "surrogateescape") if isinstance(body, str) else body
-        if queue in self._types:
-            decoded: Event | Malformed = decode(side, queue, object_type, raw)
+        if known is not None:
+            decoded: Event | Malformed = decode(known[0], queue, known[1], raw)
         else:
-            decoded = Malformed(side, queue=queue, reason="message for a subscription this stream did not make")
+            decoded = Malformed(Side.A, queue=queue, reason="message for a subscription this stream did not make")
         incoming = Incoming(
             generation=generation,
             queue=queue,
@@ -293,7 +331,8 @@ class StompEventStream:
             self._generation += 1
             generation = self._generation
         listener = Listener(self._cond, self._enqueue, generation)
-        conn = self._new_connection()
+        conn = new_connection(self.endpoint, transport=self.transport, vhost=self.vhost,
+                              heartbeat_ms=self._heartbeat_ms, timeout=self._connect_timeout, ca_certs=self._ca_certs)
         conn.set_listener("fedcore", listener)
         with self._cond:
             self._conn, self._listener = conn, listener
@@ -307,22 +346,28 @@ class StompEventStream:
             if sock is not None:
                 # stomp.py leaves Nagle's algorithm on: ~40 ms per small frame instead of ~0.2 ms (BROKER.md).
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        receipt = f"subscribed-{generation}"
-        names = list(self._types)
+        # Queues added while subscribing are taken in the next round: connected is set, under the lock, only once
+        # every known queue is subscribed, so add_queues either sees the session up or leaves its queues to this.
+        subscribed: list[str] = []
+        for round_ in itertools.count(1):
+            with self._cond:
+                names = [name for name in self._types if name not in subscribed]
+                if not names:
+                    self._connected = True
+                    self.connects += 1
+                    self._cond.notify_all()
+                    break
+            receipt = f"subscribed-{generation}-{round_}"
+            self._subscribe(conn, names, receipt)
+            self._await(listener, has_receipt(listener, receipt), "SUBSCRIBE refused")
+            subscribed += names
+        log.info("STOMP connected to %s, %d queue(s) subscribed", self.where, len(subscribed))
+
+    def _subscribe(self, conn: Any, names: Sequence[str], receipt: str) -> None:
         try:
-            for name in names:
-                headers = {"prefetch-count": str(self._prefetch)}
-                if name == names[-1]:
-                    headers["receipt"] = receipt
-                conn.subscribe(destination=f"/amq/queue/{name}", id=name, ack="client-individual", headers=headers)
+            subscribe(conn, names, self._prefetch, receipt)
         except (stomp.exception.StompException, OSError) as exc:
             raise _ConnectFailed(f"SUBSCRIBE failed ({type(exc).__name__})") from None
-        self._await(listener, lambda: receipt in listener.receipts, "SUBSCRIBE refused")
-        with self._cond:
-            self._connected = True
-            self.connects += 1
-            self._cond.notify_all()
-        log.info("STOMP connected to %s, %d queue(s) subscribed", self.where, len(names))
 
     def _await(self, listener: Listener, done: Callable[[], bool], what: str) -> None:
         with self._cond:
@@ -334,23 +379,6 @@ class StompEventStream:
                 return
             reason = listener.error or ("connection closed" if listener.dropped else "no answer in time")
         raise _ConnectFailed(f"{what}: {reason}")
-
-    def _new_connection(self) -> Any:
-        host, port = self.endpoint.host, self.endpoint.port
-        common: dict[str, Any] = {
-            "vhost": self.vhost,
-            "heartbeats": (self._heartbeat_ms, self._heartbeat_ms),
-            "reconnect_attempts_max": 1,
-            "timeout": self._connect_timeout,
-            "auto_decode": False,
-        }
-        if self.transport == "websocket":
-            conn = stomp.WSStompConnection([(host, port)], ws_path=self.endpoint.path or "/", **common)
-        else:
-            conn = stomp.Connection12([(host, port)], **common)
-        if self.endpoint.use_tls:
-            conn.set_ssl(for_hosts=[(host, port)], ca_certs=self._ca_certs)
-        return conn
 
     def _notify_connected(self) -> None:
         hook = self.on_connected

@@ -10,16 +10,19 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import stomp
 from attrs import frozen
 
+from adapters.config.schema import StompEndpoint
 from fedcore.enums import ObjectType, Side
 from fedcore.events import Event, Malformed
 
 from ._decode import object_type_of
+
+Transport = Literal["websocket", "tcp"]
 
 _PASSCODE = re.compile(r"passcode:[^\\\s'\",\]]*")
 
@@ -104,3 +107,40 @@ class Listener(stomp.ConnectionListener):  # type: ignore[misc]
 
     def on_message(self, frame: Any) -> None:
         self._enqueue(self._generation, frame)
+
+
+def new_connection(
+    endpoint: StompEndpoint, *, transport: Transport, vhost: str, heartbeat_ms: int, timeout: float,
+    ca_certs: str | None,
+) -> Any:
+    """A stomp.py connection (not yet connected) whose own reconnect loop gives up after one attempt."""
+    host, port = endpoint.host, endpoint.port
+    common: dict[str, Any] = {
+        "vhost": vhost,
+        "heartbeats": (heartbeat_ms, heartbeat_ms),
+        "reconnect_attempts_max": 1,
+        "timeout": timeout,
+        "auto_decode": False,
+    }
+    if transport == "websocket":
+        conn = stomp.WSStompConnection([(host, port)], ws_path=endpoint.path or "/", **common)
+    else:
+        conn = stomp.Connection12([(host, port)], **common)
+    if endpoint.use_tls:
+        conn.set_ssl(for_hosts=[(host, port)], ca_certs=ca_certs)
+    return conn
+
+
+def subscribe(conn: Any, names: Sequence[str], prefetch: int, receipt: str) -> None:
+    """SUBSCRIBE to each ``/amq/queue/<name>`` (client-individual acks, ``prefetch``), asking for ``receipt`` on the
+    last one: the broker answers frames in order, so that receipt confirms them all."""
+    for name in names:
+        headers = {"prefetch-count": str(prefetch)}
+        if name == names[-1]:
+            headers["receipt"] = receipt
+        conn.subscribe(destination=f"/amq/queue/{name}", id=name, ack="client-individual", headers=headers)
+
+
+def has_receipt(listener: Listener, receipt: str) -> Callable[[], bool]:
+    """A predicate: the broker has confirmed ``receipt`` on this listener's connection."""
+    return lambda: receipt in listener.receipts
