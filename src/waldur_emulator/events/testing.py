@@ -69,11 +69,13 @@ class _Recorder(stomp.ConnectionListener):  # type: ignore[misc]
             decoded = None
         payload = decoded if isinstance(decoded, dict) else None
         message = ReceivedMessage(headers=dict(frame.headers), body=body, payload=payload)
+        # Acknowledge before the message is visible: a test that sees it and closes the connection at once must
+        # not race the ACK (a message seen then redelivered would be the test's own doing).
+        if self.after_message is not None:
+            self.after_message(message)
         with self.cond:
             self.messages.append(message)
             self.cond.notify_all()
-        if self.after_message is not None:
-            self.after_message(message)
 
 
 class StompTestConsumer:
