@@ -193,6 +193,7 @@ class Registrar:
         self._me: dict[int, Me] = {}
         self._me_locks: dict[int, threading.Lock] = {}
         self._identities: dict[tuple[str, Uuid], events.AgentIdentity] = {}
+        self._refresh: set[tuple[str, Uuid]] = set()
         self._closed = False
 
     @property
@@ -225,11 +226,22 @@ class Registrar:
             if self._closed:
                 return 0
             for key, target in self._targets.items():
-                if key in self._running or self._status[key].state is State.REGISTERED or self._due[key] > now:
+                registered = self._status[key].state is State.REGISTERED and key not in self._refresh
+                if key in self._running or registered or self._due[key] > now:
                     continue
                 self._running[key] = self._pool.submit(self._attempt, target)
                 started += 1
         return started
+
+    def refresh(self, keys: Iterable[tuple[str, Uuid]]) -> None:
+        """Register these targets again at the next :meth:`tick`, though they are registered: their queues may be
+        gone (deleted by an operator, or with their subscription), and ``create_queue`` makes them again. The
+        registration stays in force meanwhile; a failure is retried as any other."""
+        with self._lock:
+            for key in keys:
+                if key in self._targets:
+                    self._refresh.add(key)
+                    self._due[key] = 0.0
 
     def drain(self, timeout: float | None = None) -> None:
         """Wait until every started attempt has finished (tests, and a clean stop)."""
@@ -258,6 +270,7 @@ class Registrar:
         else:
             with self._lock:
                 self._failures[key] = 0
+                self._refresh.discard(key)
                 old = self._status[key]
                 self._status[key] = attrs.evolve(
                     old, state=State.REGISTERED, reason="", permanent=False, attempts=old.attempts + 1,

@@ -381,3 +381,29 @@ def test_clean_up_with_a_server_down_is_skipped_and_registration_goes_on(world: 
     settle(registrar)
     assert registrar.status()[key("B", world.fed.b.offering_uuid)].state is State.REGISTERED
     assert registrar.status()[key("A", world.fed.a.offering_uuid)].state is State.POLLING
+
+
+def test_refresh_registers_again_and_recreates_a_deleted_queue_with_the_same_name(world: World) -> None:
+    registrar = world.registrar([world.a_target(world.fed.a.offering_uuid)])
+    settle(registrar)
+    before = registrar.registrations()[key("A", world.fed.a.offering_uuid)]
+    [order_queue] = [q for q in before.queues if q.object_type == "order"]
+    assert world.staff_a.delete(f"/api/event-subscription-queues/{order_queue.queue_uuid}/").status_code == 204
+    assert len(world.queues(world.a)) == 3
+    settle(registrar)
+    assert len(world.queues(world.a)) == 3  # registered targets are not registered again on their own
+
+    world.wire_a.calls.clear()
+    registrar.refresh([key("A", world.fed.a.offering_uuid)])
+    settle(registrar)
+
+    assert len(world.queues(world.a)) == 4
+    after = registrar.registrations()[key("A", world.fed.a.offering_uuid)]
+    assert sorted(q.queue_name for q in after.queues) == sorted(q.queue_name for q in before.queues)
+    calls = endpoints(world.wire_a.calls)
+    assert calls["POST /api/marketplace-site-agent-identities/{uuid}/register_event_subscription/"] == 4
+    assert calls["POST /api/event-subscriptions/{uuid}/create_queue/"] == 4
+    assert "GET /api/users/me/" not in calls  # the identity and the token check are not repeated
+    made = len(world.wire_a.calls)
+    settle(registrar)
+    assert len(world.wire_a.calls) == made  # refreshed once, not on every tick

@@ -59,6 +59,7 @@ class ScriptedRegistrar:
     def __init__(self, keys: Sequence[tuple[str, Uuid]]) -> None:
         self.state = {k: OfferingStatus(k[0], k[1], State.PENDING) for k in keys}
         self.closed = False
+        self.refreshed: list[list[tuple[str, Uuid]]] = []
 
     def register(self, side: str, offering: Uuid, types: Sequence[str], *, login: str = "1" * 32) -> None:
         queues = tuple(
@@ -78,6 +79,9 @@ class ScriptedRegistrar:
 
     def remove_stale(self) -> list[str]:
         return []
+
+    def refresh(self, keys: Sequence[tuple[str, Uuid]]) -> None:
+        self.refreshed.append(sorted(keys))
 
     def tick(self) -> int:
         return 0
@@ -114,7 +118,7 @@ def build(*names: str) -> tuple[EventService, ScriptedRegistrar, list[FakeStream
     access = {(Side(k[0]), k[1]): Access(ENDPOINT, "token", None) for k in keys}
     clock = Clock()
     service = EventService(registrar=cast(Registrar, registrar), handler=handler, reactor=reactor, access=access,
-                           stream_factory=factory, clock=clock, connect_grace=15.0)
+                           stream_factory=factory, clock=clock, connect_grace=15.0, refresh_after=120.0)
     return service, registrar, streams, d, clock, reactor
 
 
@@ -222,3 +226,40 @@ def test_accesses_take_each_sides_endpoint_and_token_once_per_offering() -> None
         [("A", stomp[0].waldur_offering_uuid), ("A", stomp[1].waldur_offering_uuid),
          ("B", stomp[0].backend_settings.stomp_offering_uuid)])  # B's offering is shared: once
     assert "token" not in repr(found)
+
+
+def test_a_login_down_for_long_gets_its_offerings_registered_again_once_per_period(setup: Any) -> None:
+    service, registrar, streams, _, clock = setup
+    [a_key, _b] = list(registrar.state)
+    registrar.register("A", a_key[1], ["order"])
+    service.attach_ready()
+    streams[0].connect()
+    assert service.refresh_stuck() == []
+    streams[0].connected = False  # its queue was deleted: every reconnect is refused
+    assert service.refresh_stuck() == []
+    clock.now += 119
+    assert service.refresh_stuck() == []
+    clock.now += 2
+    assert len(service.refresh_stuck()) == 1
+    assert registrar.refreshed == [[a_key]]
+    clock.now += 60
+    assert service.refresh_stuck() == []  # not again within the period
+    clock.now += 61
+    assert len(service.refresh_stuck()) == 1
+    streams[0].connect()
+    clock.now += 500
+    assert service.refresh_stuck() == []  # up again: nothing to do
+    assert len(registrar.refreshed) == 2
+
+
+def test_a_registration_on_a_new_login_moves_the_offering_and_retires_the_empty_stream(setup: Any) -> None:
+    service, registrar, streams, _, _ = setup
+    [a_key, _b] = list(registrar.state)
+    registrar.register("A", a_key[1], ["order"], login="1" * 32)
+    service.attach_ready()
+    registrar.register("A", a_key[1], ["order"], login="3" * 32)  # the subscription was replaced
+    assert service.attach_ready() == 1
+    assert len(streams) == 2
+    assert streams[0].closed
+    assert not streams[1].closed
+    assert service.streams == (streams[1],)

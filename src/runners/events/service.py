@@ -120,6 +120,7 @@ class EventService:
         tick_seconds: float = 1.0,
         watch_seconds: float = 10.0,
         connect_grace: float = 15.0,
+        refresh_after: float = 120.0,
         clock: Callable[[], float] = time.monotonic,
         on_counts: Callable[[Mapping[str, int]], None] | None = None,
     ) -> None:
@@ -131,6 +132,10 @@ class EventService:
         self._tick = tick_seconds
         self._watch_every = watch_seconds
         self._grace = connect_grace
+        self._refresh_after = refresh_after
+        self._registered: dict[tuple[Side, Uuid], Registration] = {}
+        self._down_since: dict[Login, float] = {}
+        self._refreshed_at: dict[Login, float] = {}
         self._clock = clock
         self._watcher: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -169,15 +174,42 @@ class EventService:
         self._registrar.close()
 
     def attach_ready(self) -> int:
-        """Attach every registration that landed since the last call; returns how many (the thread calls this)."""
-        fresh = [(k, r) for k, r in self._registrar.registrations().items() if (Side(k[0]), k[1]) not in self._attached]
+        """Attach every registration that landed (or changed) since the last call; returns how many (the thread
+        calls this)."""
+        with self._lock:
+            known = dict(self._registered)
+        fresh = [(k, r) for k, r in self._registrar.registrations().items() if known.get((Side(k[0]), k[1])) != r]
         for (side, offering_uuid), registration in fresh:
             self._attach(Side(side), offering_uuid, registration)
         return len(fresh)
 
+    def refresh_stuck(self) -> list[Login]:
+        """Ask the registrar to register again the offerings of every login whose stream has been down for
+        ``refresh_after`` seconds (at most once per such period): their queues may be gone, which no reconnect
+        can cure, while ``create_queue`` makes them again. Returns the logins refreshed (the thread calls this)."""
+        now = self._clock()
+        refreshed: list[Login] = []
+        with self._lock:
+            for login, stream in self._streams.items():
+                if stream.connected:
+                    self._down_since.pop(login, None)
+                    continue
+                since = self._down_since.setdefault(login, now)
+                last = self._refreshed_at.get(login, since)
+                if now - since >= self._refresh_after and now - last >= self._refresh_after:
+                    self._refreshed_at[login] = now
+                    refreshed.append(login)
+                    keys = [(str(side), uuid) for side, uuid in self._members.get(login, ())]
+                    self._registrar.refresh(keys)
+        for login in refreshed:
+            log.warning("STOMP %s login %s has been down for %.0f s: registering its offerings again (their queues "
+                        "may be gone)", login.side, login.login, now - self._down_since.get(login, now))
+        return refreshed
+
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
+                self.refresh_stuck()
                 self._registrar.tick()
                 self.attach_ready()
                 self._report()
@@ -216,8 +248,19 @@ class EventService:
                 else:
                     stream.add_queues(queues)
                     grown.append(stream)
+            before = self._attached.get((side, offering_uuid), ())
+            retired: list[Stream] = []
+            for login in before:
+                if login not in by_login:  # a login the offering no longer uses (its subscription was replaced)
+                    self._members.get(login, set()).discard((side, offering_uuid))
+                    if not self._members.get(login):
+                        retired.append(self._streams.pop(login))
+                        self._members.pop(login, None)
             self._attached[(side, offering_uuid)] = tuple(by_login)
-            self._attached_at[(side, offering_uuid)] = self._clock()
+            self._attached_at.setdefault((side, offering_uuid), self._clock())
+            self._registered[(side, offering_uuid)] = registration
+        for stream in retired:
+            stream.close()
         for stream in started:
             self._reactor.consume(stream, f"{side}-{len(self._streams)}")
             stream.start()
