@@ -52,7 +52,7 @@ def test_a_bad_configuration_or_command_line_exits_2_naming_the_problem(world: W
     missing, invalid, unknown_mode, no_offering = Fedcore().run_all(
         ["run", "-c", str(tmp_path / "nope.yaml"), "--once"],
         ["run", "-c", str(bad), "--once"],
-        ["run", "-c", good, "-m", "event_process"],
+        ["run", "-c", good, "-m", "event_processing"],
         ["run", "-c", without_report, "-m", "report", "--once"],
     )
     bad_variable = Fedcore({"WALDUR_SITE_AGENT_REPORT_PERIOD_MINUTES": "often"}).run("run", "-c", good)
@@ -61,7 +61,7 @@ def test_a_bad_configuration_or_command_line_exits_2_naming_the_problem(world: W
         assert "Traceback" not in done.stderr
     assert "nope.yaml: cannot read" in missing.stderr
     assert "timezone" in invalid.stderr
-    assert "invalid choice: 'event_process'" in unknown_mode.stderr
+    assert "invalid choice: 'event_processing'" in unknown_mode.stderr
     assert "no offering of the configuration takes part in report" in no_offering.stderr
     assert "WALDUR_SITE_AGENT_REPORT_PERIOD_MINUTES: must be a positive number of minutes, got 'often'" in (
         bad_variable.stderr)

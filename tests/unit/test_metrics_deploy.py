@@ -31,6 +31,8 @@ def exported() -> set[str]:
     telemetry.retry("waldur-a.example.org", "marketplace-orders/")
     telemetry.pass_finished("HPC", "order_process", 1.0, ok=True, finished_at=1.0)
     telemetry.orders_waiting("HPC", 1, 10.0)
+    telemetry.event_settled("A", "order", "handled", 0.01)
+    telemetry.event_offerings_by_state({"events": 1})
     return {s.name for family in telemetry.registry.collect() for s in family.samples} | {"up"}
 
 
