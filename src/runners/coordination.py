@@ -23,19 +23,37 @@ MAX_LINKS = 100_000
 
 
 class ProjectLocks:
-    """A lock per ``(offering, A project)``, created on first use and kept (one small object per project)."""
+    """A lock per ``(offering, A project)``, created on first use and kept (one small object per project), and a
+    count of the times each was released: a pass that listed A's orders before taking a project's lock knows its
+    listing of that project is stale when the count moved meanwhile (an event handler worked there)."""
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
         self._locks: dict[tuple[str, Uuid], threading.Lock] = {}
+        self._released: dict[tuple[str, Uuid], int] = {}
 
     @contextlib.contextmanager
     def hold(self, offering: str, project_uuid: Uuid) -> Iterator[None]:
         """Hold the lock of ``offering``'s A project ``project_uuid`` for the ``with`` block."""
+        key = (offering, project_uuid)
         with self._guard:
-            lock = self._locks.setdefault((offering, project_uuid), threading.Lock())
+            lock = self._locks.setdefault(key, threading.Lock())
         with lock:
-            yield
+            try:
+                yield
+            finally:
+                with self._guard:
+                    self._released[key] = self._released.get(key, 0) + 1
+
+    def versions(self, offering: str) -> dict[Uuid, int]:
+        """How often each of ``offering``'s project locks was released so far."""
+        with self._guard:
+            return {p: n for (o, p), n in self._released.items() if o == offering}
+
+    def version(self, offering: str, project_uuid: Uuid) -> int:
+        """How often this project's lock was released so far."""
+        with self._guard:
+            return self._released.get((offering, project_uuid), 0)
 
 
 class OrderLinks:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 
 from attrs import Factory, define, frozen
 
 from fedcore.errors import PortError
+from fedcore.ids import Uuid
 from fedcore.model import Order
 from fedcore.services.membership_pass import MembershipPassReport
 from fedcore.services.orders import OrderOutcome, OrderPass
@@ -85,19 +86,27 @@ def run_job(services: OfferingServices, mode: Mode, ctx: JobContext) -> JobResul
 
 def _orders(services: OfferingServices, ctx: JobContext) -> tuple[bool, str]:
     name = services.name
+    versions = ctx.locks.versions(name)  # before the listing: a lock released after it makes a batch stale
     opened = services.orders.open_pass(skip=ctx.backoff.blocked(name, ctx.monotonic()))
     _report_waiting(services, opened.listed, ctx)
-    futures = [ctx.order_pool.submit(_batch, services, opened, batch, ctx) for batch in opened.batches]
-    outcomes = [o for f in futures for o in f.result()]
+    futures = [ctx.order_pool.submit(_batch, services, opened, batch, ctx, versions) for batch in opened.batches]
+    batches = [f.result() for f in futures]
+    outcomes = [o for b in batches for o in b.outcomes]
+    moved = sum(b.moved for b in batches)
+    unread = sum(b.unread for b in batches)
     ctx.backoff.keep_only(name, {o.uuid for o in opened.listed})
-    unstarted = len(opened.orders) - len(outcomes)
+    unstarted = len(opened.orders) - len(outcomes) - moved - unread
     counts = _counts(o.status for o in outcomes)
-    faults = sum(1 for o in outcomes if o.fault)
+    faults = sum(1 for o in outcomes if o.fault) + unread
     summary = f"{len(opened.listed)} open order(s): {counts or 'none processed'}"
     if opened.skipped:
         summary += f"; {len(opened.skipped)} in backoff"
     if faults:
         summary += f"; {faults} failed call(s)"
+    if moved:
+        summary += f"; {moved} finished meanwhile by events"
+    if unread:
+        summary += f"; {unread} could not be read again"
     if unstarted:
         summary += f"; {unstarted} not started (stopping)"
     return faults == 0 and unstarted == 0, summary
@@ -110,22 +119,53 @@ def _report_waiting(services: OfferingServices, listed: Sequence[Order], ctx: Jo
     ctx.telemetry.orders_waiting(services.name, len(listed), oldest)
 
 
+@define
+class _Batch:
+    """What one batch did: the orders' outcomes, and (in a stale batch) how many orders were found no longer open
+    (``moved``) or could not be read again (``unread``)."""
+
+    outcomes: list[OrderOutcome]
+    moved: int = 0
+    unread: int = 0
+
+
 def _batch(
-    services: OfferingServices, opened: OrderPass, batch: Sequence[Order], ctx: JobContext
-) -> list[OrderOutcome]:
+    services: OfferingServices, opened: OrderPass, batch: Sequence[Order], ctx: JobContext,
+    versions: Mapping[Uuid, int],
+) -> _Batch:
     """The orders of one A project, one after the other, holding the project's lock (an event handler may want
-    one of them); none is started once the daemon is stopping."""
-    outcomes: list[OrderOutcome] = []
+    one of them); none is started once the daemon is stopping.
+
+    When an event handler worked in the project since the pass listed A's orders, the listing (and the pass's
+    reads) of this project are stale: each order is read again and given its turn with fresh reads, as an event
+    would, so that no step is taken on a state that is gone (an approval of an order already approved).
+    """
+    done = _Batch([])
     if not batch:
-        return outcomes
-    with ctx.locks.hold(services.name, batch[0].project_uuid):
+        return done
+    project = batch[0].project_uuid
+    with ctx.locks.hold(services.name, project):
+        stale = ctx.locks.version(services.name, project) != versions.get(project, 0)
         for order in batch:
             if ctx.stopping():
                 break
-            [outcome] = opened.process([order])
+            if stale:
+                try:
+                    fresh = services.orders.read_open_order(order.uuid)
+                except PortError as exc:
+                    orders_log.warning("order not read again (the pass's listing is stale): %s", exc,
+                                       extra=order_context(services.name, order.uuid))
+                    done.unread += 1
+                    continue
+                if fresh is None:
+                    done.moved += 1
+                    continue
+                outcome = services.orders.process_order(fresh)
+            else:
+                [outcome] = opened.process([order])
             after_order(services.name, outcome, ctx)
-            outcomes.append(outcome)
-    return outcomes
+            done.outcomes.append(outcome)
+    return done
 
 
 FINISHED = frozenset({"completed", "failed", "rejected"})

@@ -4,14 +4,17 @@ retry, unknown B orders and reconciliations become passes of the daemon."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
+import attrs
 import pytest
-from daemon_kit import Worlds, config, daemon
+from daemon_kit import PassingOrders, Worlds, config, daemon
 
 from adapters.config import FedcoreConfig
 from fedcore.enums import ObjectType, OfferingUserState, OrderState, Side
 from fedcore.events import Event
 from fedcore.ids import Uuid
+from fedcore.model import Order
 from runners.daemon import Daemon
 from runners.events import Deferred, EventHandler, Handled
 from runners.wiring import Mode
@@ -77,7 +80,7 @@ def test_a_duplicated_or_stale_event_changes_nothing() -> None:
     assert len(world.b.orders) == 1
 
 
-def test_a_b_order_fedcore_does_not_know_asks_for_an_order_pass_which_completes_it() -> None:
+def test_a_b_order_fedcore_does_not_know_is_followed_through_its_key_with_one_read() -> None:
     worlds, d, handler = _setup()
     order, _ = worlds.order("hpc")
     world = worlds.built["hpc"]
@@ -85,6 +88,25 @@ def test_a_b_order_fedcore_does_not_know_asks_for_an_order_pass_which_completes_
     [b_order] = world.b.orders.values()
     world.b.provider_finish(b_order.uuid, OrderState.DONE)
     d.context.links.record("hpc", order.uuid, b_order.uuid, finished=True)  # as after a restart: unknown
+    world.faults.reset_counts()
+
+    result = handler.handle(b_order_event(b_order.uuid))
+
+    assert result == Handled(note=f"A order {order.uuid}: completed (finished)")
+    assert world.a.orders[order.uuid].state == OrderState.DONE
+    assert world.faults.calls["B.get_order"] == 1  # the key, read from the B order
+    assert world.faults.calls["A.list_open_orders"] == 0  # no pass
+
+
+def test_a_b_order_without_fedcore_key_asks_for_an_order_pass_which_completes_it() -> None:
+    worlds, d, handler = _setup()
+    order, _ = worlds.order("hpc")
+    world = worlds.built["hpc"]
+    handler.handle(a_order_event(order.uuid))
+    [b_order] = world.b.orders.values()
+    world.b.orders[b_order.uuid] = attrs.evolve(b_order, key="")  # as the existing agent's orders are
+    world.b.provider_finish(b_order.uuid, OrderState.DONE)
+    d.context.links.record("hpc", order.uuid, b_order.uuid, finished=True)
 
     result = handler.handle(b_order_event(b_order.uuid))
 
@@ -247,3 +269,31 @@ def test_the_watch_reports_a_failed_read_as_a_retry() -> None:
     [result] = handler.watch(handler.offerings())
     assert result.retry
     assert world.a.orders[order.uuid].state == OrderState.EXECUTING
+
+
+def test_a_pass_whose_listing_an_event_overtook_reads_the_project_again_instead_of_acting_on_it() -> None:
+    cfg = config("hpc")
+    worlds = Worlds()
+    handlers: list[EventHandler] = []
+
+    class EventAfterListing(PassingOrders):
+        """A's listing, then (before the pass takes the project's lock) an event handles the first order."""
+
+        def list_open_orders(self) -> Sequence[Order]:
+            listed = self.real.list_open_orders()
+            if listed and handlers:
+                handlers[0].handle(a_order_event(listed[0].uuid))
+            return listed
+
+    worlds.wrap["hpc"] = lambda ports: attrs.evolve(ports, a_orders=EventAfterListing(ports.a_orders))
+    d = daemon(cfg, worlds, modes=(Mode.ORDER_PROCESS,))
+    handlers.append(_handler(cfg, d))
+    order, _ = worlds.order("hpc")
+    world = worlds.built["hpc"]
+
+    [result] = d.tick().results
+
+    assert result.ok, result.summary  # no approval of an order the event had approved already
+    assert len(world.b.orders) == 1
+    assert world.a.orders[order.uuid].state == OrderState.EXECUTING
+    assert world.faults.calls["A.approve"] == 1  # the event's; the pass read the order again and saw it done

@@ -46,6 +46,7 @@ from fedcore.lifecycle.steps import (
     Unknown,
     Wait,
     Write,
+    a_order_of_key,
     idempotency_key,
 )
 
@@ -81,6 +82,7 @@ __all__ = [
     "Unknown",
     "Wait",
     "Write",
+    "a_order_of_key",
     "after_write",
     "choose_keyed",
     "decide",

@@ -14,7 +14,7 @@ from typing import Final, Protocol, TypeAlias
 
 from attrs import field, frozen
 
-from fedcore.ids import Uuid
+from fedcore.ids import Uuid, normalize_uuid
 from fedcore.model import NewOrder, Order, Project, ProjectKey, Resource, int_map
 
 KEY_PREFIX: Final = "fedcore-order:"
@@ -23,6 +23,16 @@ KEY_PREFIX: Final = "fedcore-order:"
 def idempotency_key(a_order_uuid: Uuid) -> str:
     """The key stamped on the B order fedcore submits for this A order: stable across crashes and restarts."""
     return f"{KEY_PREFIX}{a_order_uuid}"
+
+
+def a_order_of_key(key: str) -> Uuid | None:
+    """The A order a B order's idempotency key names (None for a key fedcore did not make, or none)."""
+    if not key.startswith(KEY_PREFIX):
+        return None
+    try:
+        return normalize_uuid(key.removeprefix(KEY_PREFIX))
+    except ValueError:
+        return None
 
 
 class LimitConverter(Protocol):

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from attrs import frozen
 
 from adapters.config import OfferingConfig
+from fedcore import lifecycle as lc
 from fedcore.enums import Side, UserMatchField
 from fedcore.errors import NotFound, PortError, TransientError
 from fedcore.events import Event
@@ -147,10 +148,7 @@ class EventHandler:
                 case ProcessOrder(order_uuid=uuid):
                     return self._order(svc, uuid)
                 case FollowBOrder(b_order_uuid=b_order):
-                    a_order = self._ctx.links.a_order_of(svc.name, b_order)
-                    if a_order is None:
-                        return self._reconcile(svc, Pass.ORDERS, f"B order {b_order} is not linked to a known A order")
-                    return self._order(svc, a_order)
+                    return self._follow(svc, b_order)
                 case SyncOfferingUser(offering_user_uuid=uuid):
                     return self._username(svc, uuid)
                 case Reconcile(what=what):
@@ -181,6 +179,19 @@ class EventHandler:
             return Handled(retry=True, note=f"A order {uuid}: {outcome.reason}")
         done = " (finished)" if outcome.status in FINISHED else ""
         return Handled(note=f"A order {uuid}: {outcome.status}{done}")
+
+    def _follow(self, svc: OfferingServices, b_order: Uuid) -> Result:
+        """The A order a B order serves: from the index of what passes and events saw, else from the key fedcore
+        stamped on the B order (one read), else (an order fedcore did not key, e.g. the existing agent's) a pass."""
+        a_order = self._ctx.links.a_order_of(svc.name, b_order)
+        if a_order is None:
+            try:
+                a_order = lc.a_order_of_key(svc.ports.b_orders.get_order(b_order).key)
+            except NotFound:
+                return Handled(note=f"B order {b_order} is not visible to fedcore")
+        if a_order is None:
+            return self._reconcile(svc, Pass.ORDERS, f"B order {b_order} carries no fedcore key")
+        return self._order(svc, a_order)
 
     def _username(self, svc: OfferingServices, uuid: Uuid) -> Result:
         try:
