@@ -297,3 +297,30 @@ def test_a_pass_whose_listing_an_event_overtook_reads_the_project_again_instead_
     assert len(world.b.orders) == 1
     assert world.a.orders[order.uuid].state == OrderState.EXECUTING
     assert world.faults.calls["A.approve"] == 1  # the event's; the pass read the order again and saw it done
+
+
+def test_an_order_event_reads_the_order_once_unless_the_project_was_worked_on_meanwhile() -> None:
+    worlds, d, handler = _setup()
+    first, project = worlds.order("hpc")
+    world = worlds.built["hpc"]
+    world.faults.reset_counts()
+    handler.handle(a_order_event(first.uuid))
+    assert world.faults.calls["A.get_order"] == 1
+
+    second, _ = worlds.order("hpc", project)
+    real_get = world.a.get_order
+
+    def get_then_someone_works_there(uuid: Uuid) -> Order:
+        found = real_get(uuid)
+        with d.context.locks.hold("hpc", project.uuid):  # another handler, between the read and the lock
+            pass
+        world.a.get_order = real_get  # type: ignore[method-assign]
+        return found
+
+    world.a.get_order = get_then_someone_works_there  # type: ignore[method-assign,assignment]
+    world.faults.reset_counts()
+    result = handler.handle(a_order_event(second.uuid))
+    assert isinstance(result, Handled)
+    assert not result.retry
+    assert world.faults.calls["A.get_order"] == 2  # read again under the lock
+    assert world.a.orders[second.uuid].state == OrderState.EXECUTING

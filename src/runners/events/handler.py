@@ -162,14 +162,18 @@ class EventHandler:
         raise AssertionError(reaction)  # pragma: no cover
 
     def _order(self, svc: OfferingServices, uuid: Uuid) -> Handled:
-        processor = svc.orders
-        first = processor.read_open_order(uuid)
-        if first is None:
+        processor, locks = svc.orders, self._ctx.locks
+        before = locks.versions(svc.name)
+        order = processor.read_open_order(uuid)
+        if order is None:
             return Handled(note=f"A order {uuid} is not open")
-        with self._ctx.locks.hold(svc.name, first.project_uuid):
-            order = processor.read_open_order(uuid)  # again: a pass may have moved it while we waited
-            if order is None:
-                return Handled(note=f"A order {uuid} is no longer open")
+        project = order.project_uuid
+        with locks.hold(svc.name, project):
+            if locks.version(svc.name, project) != before.get(project, 0):
+                # Another handler or a pass worked in the project since the read: read the order again.
+                order = processor.read_open_order(uuid)
+                if order is None:
+                    return Handled(note=f"A order {uuid} is no longer open")
             outcome = processor.process_order(order)
         after_order(svc.name, outcome, self._ctx)
         if outcome.status == "completed" and outcome.order_type == "Create":
