@@ -223,10 +223,10 @@ def report(args: argparse.Namespace, bench: Bench, fedcore: FedcoreProcess | Non
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--orders", type=int, default=1000, help="Create orders placed on A (default 1000)")
-    parser.add_argument("--rate", type=float, default=50.0, help="orders placed per second (default 50)")
+    parser.add_argument("--rate", type=float, default=10.0, help="orders placed per second (default 10)")
     parser.add_argument("--threads", type=int, default=4, help="threads placing orders (default 4)")
-    parser.add_argument("--projects", type=int, default=1,
-                        help="consumer projects on A the orders are spread over (default 1)")
+    parser.add_argument("--projects", type=int, default=10,
+                        help="consumer projects on A the orders are spread over (default 10)")
     parser.add_argument("--completers", type=int, default=4, help="threads completing B orders (default 4)")
     parser.add_argument("--drain-seconds", type=float, default=240.0,
                         help="how long to wait, after the last order, for every A order to be done (default 240)")
