@@ -244,6 +244,26 @@ class Registrar:
                     self._refresh.add(key)
                     self._due[key] = 0.0
 
+    def recreate(self, subscription_uuid: Uuid, keys: Iterable[tuple[str, Uuid]]) -> str:
+        """Delete the subscription ``subscription_uuid`` (its broker user and queues go with it), then register
+        ``keys`` (the offerings that used it) again: a new subscription, whose broker password is the token
+        fedcore uses now. For a login the broker refuses, typically after the token was rotated (Waldur keeps the
+        token of the subscription's creation as its password, EVENTS.md §8.4). Returns what was done, for the log.
+        A failure to delete is reported and the offerings are registered again anyway."""
+        chosen = [k for k in keys if k in self._targets]
+        if not chosen:
+            return "nothing to recreate"
+        http = self._targets[chosen[0]].http
+        try:
+            events.delete_subscription(http, subscription_uuid)
+            done = f"subscription {subscription_uuid} deleted"
+        except NotFound:
+            done = f"subscription {subscription_uuid} already gone"
+        except PortError as exc:
+            done = f"subscription {subscription_uuid} not deleted ({exc})"
+        self.refresh(chosen)
+        return done
+
     def drain(self, timeout: float | None = None) -> None:
         """Wait until every started attempt has finished (tests, and a clean stop)."""
         with self._lock:

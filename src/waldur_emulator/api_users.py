@@ -155,6 +155,23 @@ class UsersApi:
         self.state.remove_user(target)
         return Response(204)
 
+    def _token_answer(self, user: User) -> dict[str, Any]:
+        return {
+            "created": render.iso(self.core.now()), "token": user.token, "user_first_name": user.first_name,
+            "user_last_name": user.last_name, "user_username": user.username, "user_is_active": user.is_active,
+            "user_token_lifetime": None,
+        }
+
+    def users_refresh_token(self, request: Request) -> Response:
+        """A new API token for the user (staff, or the user itself); the old one is refused from now on. Like
+        Waldur, the RabbitMQ passwords of the user's event subscriptions keep the old token (EVENTS.md §8.4)."""
+        viewer = caller(request)
+        target = self._visible_user(request)
+        if not viewer.is_staff and viewer.uuid != target.uuid:
+            raise forbidden()
+        self.state.replace_token(target, self.core.new_token())
+        return Response(200, self._token_answer(target))
+
     def users_bridge_status(self, request: Request) -> Response:
         if not caller(request).is_staff:
             raise forbidden()
@@ -181,3 +198,4 @@ class UsersApi:
         router.add("PUT", "/api/users/{uuid}/", self.users_update)
         router.add("DELETE", "/api/users/{uuid}/", self.users_delete)
         router.add("GET", "/api/users/{uuid}/identity_bridge_status/", self.users_bridge_status)
+        router.add("POST", "/api/users/{uuid}/refresh_token/", self.users_refresh_token)

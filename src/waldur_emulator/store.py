@@ -177,6 +177,12 @@ class State:
         self.users[user.uuid] = user
         self.tokens[user.token] = user.uuid
 
+    def replace_token(self, user: User, token: str) -> None:
+        """Give ``user`` a new API token; the old one stops working at once."""
+        self.tokens.pop(user.token, None)
+        user.token = token
+        self.tokens[token] = user.uuid
+
     def remove_user(self, user: User) -> None:
         """Forget a user, its token and its role assignments."""
         for assignment in self.roles_of(user.uuid):

@@ -247,3 +247,26 @@ def test_b_down_at_start_serves_b_by_polling_then_joins_events_when_b_answers(wo
     until(lambda: a_state(world, order) == "done", "the A order done")
     assert len(world.b_orders()) == 1
     assert a_state(world, order) != "erred"
+
+
+def test_after_a_token_rotation_the_refused_login_gets_a_new_subscription_and_events_flow(
+    world: World, started: list[Running]
+) -> None:
+    first = start(world, started, world.event_config(periods=HOUR))
+    on_events(first, "A")
+    code, err = stop_and_wait(first)
+    assert code == 0, err[-2000:]
+    # The operator rotates fedcore's token on A; Waldur keeps the old one as the subscriptions' broker password.
+    rotated = world.staff_a.post(f"/api/users/{world.fed.a.agent_uuid}/refresh_token/").json()["token"]
+    config = world.event_config(periods=HOUR)
+    config["offerings"][0]["waldur_api_token"] = rotated
+    second = start(world, started, config)
+    until(lambda: second.saw("refused 3 times (a rotated token?)"), "the refused login noticed", deadline=60)
+    on_events(second, "A")
+    order = world.order({"node_hours": 1})
+    b_order = b_order_for(world, set())  # submitted on A's order event: the new login consumes
+    world.b_done(b_order)
+    until(lambda: a_state(world, order) == "done", "the A order done")
+    code, err = stop_and_wait(second)
+    assert code == 0, err[-2000:]
+    assert rotated not in err

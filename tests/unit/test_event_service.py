@@ -35,6 +35,7 @@ class FakeStream(MemoryEventStream):
         self.on_connected = on_connected
         self.connected = False
         self.connects = 0
+        self.refusals = 0
         self.closed = False
 
     def start(self) -> FakeStream:
@@ -60,6 +61,7 @@ class ScriptedRegistrar:
         self.state = {k: OfferingStatus(k[0], k[1], State.PENDING) for k in keys}
         self.closed = False
         self.refreshed: list[list[tuple[str, Uuid]]] = []
+        self.recreated: list[tuple[Uuid, list[tuple[str, Uuid]]]] = []
 
     def register(self, side: str, offering: Uuid, types: Sequence[str], *, login: str = "1" * 32) -> None:
         queues = tuple(
@@ -82,6 +84,10 @@ class ScriptedRegistrar:
 
     def refresh(self, keys: Sequence[tuple[str, Uuid]]) -> None:
         self.refreshed.append(sorted(keys))
+
+    def recreate(self, subscription: Uuid, keys: Sequence[tuple[str, Uuid]]) -> str:
+        self.recreated.append((subscription, sorted(keys)))
+        return "deleted"
 
     def tick(self) -> int:
         return 0
@@ -263,3 +269,19 @@ def test_a_registration_on_a_new_login_moves_the_offering_and_retires_the_empty_
     assert streams[0].closed
     assert not streams[1].closed
     assert service.streams == (streams[1],)
+
+
+def test_a_login_the_broker_keeps_refusing_gets_its_subscription_recreated_once_per_period(setup: Any) -> None:
+    service, registrar, streams, _, clock = setup
+    [a_key, _b] = list(registrar.state)
+    registrar.register("A", a_key[1], ["order"], login="1" * 32)
+    service.attach_ready()
+    streams[0].refusals = 2
+    assert service.recreate_refused() == []
+    streams[0].refusals = 3  # "CONNECT refused: Bad CONNECT" three times: the password is a stale token
+    assert len(service.recreate_refused()) == 1
+    assert registrar.recreated == [("1" * 32, [a_key])]
+    streams[0].refusals = 9
+    assert service.recreate_refused() == []  # not again within the period
+    clock.now += 121
+    assert len(service.recreate_refused()) == 1

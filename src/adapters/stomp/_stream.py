@@ -50,6 +50,8 @@ log = logging.getLogger("adapters.stomp")
 
 DEFAULT_BACKOFF = Backoff()
 """1 s doubling up to 60 s, +/- 25 % jitter (EVENTS.md §6 asks for 120 s; 60 s catches up sooner)."""
+REFUSED = "CONNECT refused"
+"""How a failed connection's reason starts when the broker answered CONNECT with an ERROR (login refused)."""
 _MAX_REMEMBERED = 10_000
 """Bodies whose failed deliveries are remembered (oldest forgotten first): bounds memory under churn."""
 
@@ -115,6 +117,10 @@ class StompEventStream:
         """How many times the stream has connected and subscribed (diagnostics and tests)."""
         self.frames_received = 0
         """MESSAGE frames taken in so far, over all connections (diagnostics and tests)."""
+        self.last_error = ""
+        """Why the latest connection attempt failed ("" once one succeeds): no passcode in it."""
+        self.refusals = 0
+        """Connection attempts in a row that the broker refused (``CONNECT refused``: a wrong login or passcode)."""
 
     def __repr__(self) -> str:
         with self._cond:
@@ -315,8 +321,13 @@ class StompEventStream:
                 if self._closing.is_set():
                     break
                 failures += 1
+                with self._cond:
+                    self.last_error = str(exc)
+                    self.refusals = self.refusals + 1 if str(exc).startswith(REFUSED) else 0
                 log.warning("STOMP connection to %s failed: %s", self.where, exc)
                 continue
+            with self._cond:
+                self.last_error, self.refusals = "", 0
             self._notify_connected()
             self._wait_for_drop()
             self._drop()
@@ -340,7 +351,7 @@ class StompEventStream:
             conn.connect(self.login, self._passcode, wait=False)
         except (stomp.exception.StompException, OSError) as exc:
             raise _ConnectFailed(f"cannot reach the broker ({type(exc).__name__})") from None
-        self._await(listener, lambda: listener.connected, "CONNECT refused")
+        self._await(listener, lambda: listener.connected, REFUSED)
         if self.transport == "tcp":
             sock = getattr(conn.transport, "socket", None)
             if sock is not None:

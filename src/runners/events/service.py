@@ -37,6 +37,9 @@ from runners.registration import Registrar, Registration, State, Target, targets
 
 log = logging.getLogger("fedcore.events")
 
+REFUSALS = 3
+"""Connection attempts in a row the broker refuses before fedcore recreates the login's subscription."""
+
 
 class Stream(EventStream, Protocol):
     """An event stream the service can grow and watch (:class:`~adapters.stomp.StompEventStream`)."""
@@ -46,6 +49,9 @@ class Stream(EventStream, Protocol):
 
     @property
     def connects(self) -> int: ...
+
+    @property
+    def refusals(self) -> int: ...
 
     def add_queues(self, queues: Sequence[StompQueue]) -> None: ...
 
@@ -136,6 +142,7 @@ class EventService:
         self._registered: dict[tuple[Side, Uuid], Registration] = {}
         self._down_since: dict[Login, float] = {}
         self._refreshed_at: dict[Login, float] = {}
+        self._recreated_at: dict[Login, float] = {}
         self._clock = clock
         self._watcher: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -206,9 +213,31 @@ class EventService:
                         "may be gone)", login.side, login.login, now - self._down_since.get(login, now))
         return refreshed
 
+    def recreate_refused(self) -> list[Login]:
+        """Recreate the subscription of every login the broker refused ``REFUSALS`` times in a row (its password
+        is a token fedcore no longer has: Waldur keeps the one of the subscription's creation), at most once per
+        ``refresh_after``. Returns the logins recreated (the thread calls this)."""
+        now = self._clock()
+        chosen: list[tuple[Login, list[tuple[str, Uuid]]]] = []
+        with self._lock:
+            for login, stream in self._streams.items():
+                if stream.refusals < REFUSALS:
+                    continue
+                last = self._recreated_at.get(login)
+                if last is not None and now - last < self._refresh_after:
+                    continue
+                self._recreated_at[login] = now
+                chosen.append((login, [(str(side), uuid) for side, uuid in self._members.get(login, ())]))
+        for login, keys in chosen:
+            done = self._registrar.recreate(Uuid(login.login), keys)
+            log.warning("STOMP %s login %s refused %d times (a rotated token?): %s; registering its offerings "
+                        "again", login.side, login.login, REFUSALS, done)
+        return [login for login, _ in chosen]
+
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
+                self.recreate_refused()
                 self.refresh_stuck()
                 self._registrar.tick()
                 self.attach_ready()
