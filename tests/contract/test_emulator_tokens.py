@@ -22,7 +22,7 @@ def test_a_refreshed_token_replaces_the_old_one(schema_checker: SchemaChecker) -
     with httpx.Client(transport=transport, base_url="http://waldur.test", headers=headers) as staff:
         seed = Seeder(staff, staff)
         ann, old = seed.user("ann")
-        bob, bob_token = seed.user("bob")
+        _bob, bob_token = seed.user("bob")
         as_bob = {"Authorization": f"Token {bob_token}"}
         assert staff.post(f"/api/users/{ann.uuid}/refresh_token/", headers=as_bob).status_code in (403, 404)
 
