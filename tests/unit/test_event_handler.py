@@ -17,7 +17,7 @@ from fedcore.ids import Uuid
 from fedcore.model import Order
 from runners.daemon import Daemon
 from runners.events import Deferred, EventHandler, Handled
-from runners.wiring import Mode
+from runners.wiring import MemoryWorld, Mode
 
 A_OFFERING = Uuid("0" * 32)
 B_OFFERING = "b" * 32
@@ -80,15 +80,24 @@ def test_a_duplicated_or_stale_event_changes_nothing() -> None:
     assert len(world.b.orders) == 1
 
 
-def test_a_b_order_fedcore_does_not_know_is_followed_through_its_key_with_one_read() -> None:
+def _b_order_done_and_unknown(*, keyed: bool) -> tuple[MemoryWorld, Daemon, EventHandler, Order, Order]:
+    """An A order submitted on its event, its B order done on B (without fedcore's key unless ``keyed``), and
+    the link forgotten, as after a restart."""
     worlds, d, handler = _setup()
     order, _ = worlds.order("hpc")
     world = worlds.built["hpc"]
     handler.handle(a_order_event(order.uuid))
     [b_order] = world.b.orders.values()
+    if not keyed:
+        world.b.orders[b_order.uuid] = attrs.evolve(b_order, key="")  # as the existing agent's orders are
     world.b.provider_finish(b_order.uuid, OrderState.DONE)
-    d.context.links.record("hpc", order.uuid, b_order.uuid, finished=True)  # as after a restart: unknown
+    d.context.links.record("hpc", order.uuid, b_order.uuid, finished=True)
     world.faults.reset_counts()
+    return world, d, handler, order, b_order
+
+
+def test_a_b_order_fedcore_does_not_know_is_followed_through_its_key_with_one_read() -> None:
+    world, _, handler, order, b_order = _b_order_done_and_unknown(keyed=True)
 
     result = handler.handle(b_order_event(b_order.uuid))
 
@@ -99,14 +108,7 @@ def test_a_b_order_fedcore_does_not_know_is_followed_through_its_key_with_one_re
 
 
 def test_a_b_order_without_fedcore_key_asks_for_an_order_pass_which_completes_it() -> None:
-    worlds, d, handler = _setup()
-    order, _ = worlds.order("hpc")
-    world = worlds.built["hpc"]
-    handler.handle(a_order_event(order.uuid))
-    [b_order] = world.b.orders.values()
-    world.b.orders[b_order.uuid] = attrs.evolve(b_order, key="")  # as the existing agent's orders are
-    world.b.provider_finish(b_order.uuid, OrderState.DONE)
-    d.context.links.record("hpc", order.uuid, b_order.uuid, finished=True)
+    world, d, handler, order, b_order = _b_order_done_and_unknown(keyed=False)
 
     result = handler.handle(b_order_event(b_order.uuid))
 
