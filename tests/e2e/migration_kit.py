@@ -20,11 +20,14 @@ import os
 import signal
 import subprocess
 import threading
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from waldur_emulator.federation import Federation
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL_SCRIPT = ROOT / "scripts" / "existing-agent"
@@ -153,3 +156,82 @@ class Agent:
         code = self.process.wait(timeout)
         self._log.close()
         return code
+
+
+def hyphenated(value: str) -> str:
+    """A UUID as the agent writes it (``str(UUID)``)."""
+    return str(uuid.UUID(value))
+
+
+class AgentMoves:
+    """The existing agent's writes, made one by one through the emulators' REST APIs with the tokens the agent's
+    configuration holds, with the bodies and values the agent sends (waldur_site_agent.common.processors and
+    waldur_site_agent_waldur.backend / client, 1.0.7). A test stops after any of them to leave the state a stopped
+    or killed agent leaves."""
+
+    def __init__(self, a: httpx.Client, b: httpx.Client, fed: Federation, b_limits: dict[str, int]) -> None:
+        self.a = a
+        self.b = b
+        self.fed = fed
+        self.b_limits = b_limits
+        self.a_auth = {"Authorization": f"Token {fed.a.agent_token}"}
+        self.b_auth = {"Authorization": f"Token {fed.b.agent_token}"}
+
+    def _a(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        answer = self.a.request(method, path, json=body, headers=self.a_auth)
+        if answer.status_code >= 300:  # not an AssertionError: the xfail tests expect those from their checks only
+            raise RuntimeError(f"{method} A {path}: {answer.status_code} {answer.text[:300]}")
+        return dict(answer.json()) if answer.content else {}
+
+    def _b(self, method: str, path: str, body: dict[str, Any] | None = None, **params: str) -> Any:
+        answer = self.b.request(method, path, json=body, params=params or None, headers=self.b_auth)
+        if answer.status_code >= 300:
+            raise RuntimeError(f"{method} B {path}: {answer.status_code} {answer.text[:300]}")
+        return answer.json() if answer.content else {}
+
+    @property
+    def project_backend_id(self) -> str:
+        """``f"{customer_uuid}_{project_uuid}"`` of the A resource's UUID objects: hyphenated."""
+        return f"{hyphenated(self.fed.consumer_customer_uuid)}_{hyphenated(self.fed.consumer_project_uuid)}"
+
+    def approve(self, a_order: str) -> None:
+        """``marketplace_orders_approve_by_provider`` on A."""
+        self._a("POST", f"/api/marketplace-orders/{a_order}/approve_by_provider/", {})
+
+    def b_project(self, a_order: str) -> str:
+        """``_pre_create_resource``: the B project with the hyphenated key, created when missing (named after the
+        A project, as the A order shows it to the agent); its UUID."""
+        found = self._b("GET", "/api/projects/", backend_id=self.project_backend_id,
+                        customer=self.fed.b_customer_uuid)
+        if found:
+            return str(found[0]["uuid"])
+        order = self._a("GET", f"/api/marketplace-orders/{a_order}/")
+        customer = self._b("GET", f"/api/customers/{self.fed.b_customer_uuid}/")
+        made = self._b("POST", "/api/projects/", {"name": order["project_name"], "customer": customer["url"],
+                                                  "backend_id": self.project_backend_id,
+                                                  "description": order.get("project_description") or ""})
+        return str(made["uuid"])
+
+    def submit(self, a_order: str, name: str) -> tuple[str, str]:
+        """``create_marketplace_order`` on B (attributes: the name only, no key); the B order and B resource."""
+        project = self._b("GET", f"/api/projects/{self.b_project(a_order)}/")
+        offering = self._b("GET", f"/api/marketplace-public-offerings/{self.fed.b.offering_uuid}/")
+        plan = self._b("GET", f"/api/marketplace-public-offerings/{self.fed.b.offering_uuid}/plans/")[0]
+        made = self._b("POST", "/api/marketplace-orders/",
+                       {"project": project["url"], "offering": offering["url"], "plan": plan["url"],
+                        "limits": self.b_limits, "attributes": {"name": name},
+                        "accepting_terms_of_service": True})
+        return str(made["uuid"]), str(made["marketplace_resource_uuid"])
+
+    def link_resource(self, a_resource: str, b_resource: str) -> None:
+        """``marketplace_provider_resources_set_backend_id``: the B resource's hyphenated UUID on the A resource."""
+        self._a("POST", f"/api/marketplace-provider-resources/{a_resource}/set_backend_id/",
+                {"backend_id": hyphenated(b_resource)})
+
+    def link_order(self, a_order: str, b_order: str) -> None:
+        """``marketplace_orders_set_backend_id``: the B order's hyphenated UUID on the A order (left executing)."""
+        self._a("POST", f"/api/marketplace-orders/{a_order}/set_backend_id/", {"backend_id": hyphenated(b_order)})
+
+    def complete(self, a_order: str) -> None:
+        """A later pass saw the B order done: ``marketplace_orders_set_state_done`` on A."""
+        self._a("POST", f"/api/marketplace-orders/{a_order}/set_state_done/", {})
