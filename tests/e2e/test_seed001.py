@@ -204,15 +204,15 @@ def test_known_issue_1_set_state_done_500_after_commit_leaves_the_order_done(emu
                            kind="error", status=503)
 
     second = emulated.order_pass()
+    assert second.returncode in (0, 1), second.stderr[-3000:]  # 1: the 500 counts as a transient failure
     assert emulated.faults_injected("A") == 1, second.stderr[-3000:]  # the 500, and no other write to the order
-    assert emulated.a_order(order)["state"] == "done"
-    assert "erred" not in emulated.a_order(order)["error_message"]
-    third = emulated.order_pass()  # nothing left to do: the order is done, not retried, not failed
-    assert third.returncode == 0, third.stderr[-3000:]
-    assert "0 open order(s)" in third.stderr
-    assert emulated.faults_injected("A") == 1
-    assert emulated.a_order(order)["state"] == "done"
-    assert emulated.a_resource(emulated.a_order(order)["marketplace_resource_uuid"])["state"] == "OK"
+    shown = emulated.a_order(order)
+    assert shown["state"] == "done"  # not erred: fedcore never answered the 500 with set_state_erred
+    assert shown["error_message"] == ""
+    assert "order failed" not in second.stderr
+    assert emulated.a_resource(shown["marketplace_resource_uuid"])["state"] == "OK"
+    [b_shown] = emulated.b.get("/api/marketplace-orders/").json()
+    assert b_shown["state"] == "done"
 
 
 @emulated_only
@@ -251,6 +251,15 @@ def test_known_issue_2_shadow_update_and_terminate_reach_the_right_b_resource(em
     assert len(emulated.b.get("/api/marketplace-orders/").json()) == 4  # 2 Create, 1 Update, 1 Terminate
 
 
+def at_least(names: list[str], count: int) -> list[str] | None:
+    return names if len(names) >= count else None
+
+
+def stomp_connects(running: Running) -> int:
+    """How many STOMP logins the daemon has made so far."""
+    return sum(1 for line in list(running.lines) if "STOMP connected" in line)
+
+
 @pytest.fixture
 def admin() -> Iterator[httpx.Client]:
     with httpx.Client(base_url=MANAGEMENT, auth=("guest", "guest"), timeout=10) as client:
@@ -270,16 +279,20 @@ def test_known_issue_4_killed_stomp_connections_lose_no_order_event(tmp_path: Pa
         for side in "AB":
             until(lambda s=side: any(f" {s} offering" in line and ": on events" in line  # type: ignore[misc]
                                      for line in list(running.lines)), f"{side} on events", deadline=30)
-        connected = sum(1 for line in list(running.lines) if "STOMP connected" in line)
+        connected = stomp_connects(running)
         before = [site.create({"node_hours": 1}, f"before-{n}") for n in range(3)]
-        names = until(lambda: fedcore_connections(admin, world) or None, "fedcore's connections listed", 30)
+        names = until(lambda: at_least(fedcore_connections(admin, world), connected),
+                      f"fedcore's {connected} connections listed by the management API", deadline=30)
         until(lambda: len(site.b.get("/api/marketplace-orders/").json()) == 3 or None, "three B orders")
         kill_connections(admin, names)  # amid orders: B's provider and A's users act while fedcore reconnects
         for b_order in [o["uuid"] for o in site.b.get("/api/marketplace-orders/").json()]:
             site.provider_step(b_order)
         during = [site.create({"node_hours": 1}, f"during-{n}") for n in range(3)]
-        until(lambda: sum(1 for line in list(running.lines) if "STOMP connected" in line) >= connected + len(names)
-              or None, "every killed connection reconnected", deadline=30)
+        try:
+            until(lambda: stomp_connects(running) >= connected + len(names) or None,
+                  f"{len(names)} killed connection(s) reconnected", deadline=60)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}:\n{''.join(line for line in running.lines if 'STOMP' in line)}") from exc
         until(lambda: len(site.b.get("/api/marketplace-orders/").json()) == 6 or None, "six B orders", 30)
         for b_order in [o["uuid"] for o in site.b.get("/api/marketplace-orders/").json()]:
             site.provider_step(b_order)
