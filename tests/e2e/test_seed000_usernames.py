@@ -53,7 +53,10 @@ Where this differs from the seed, and why:
 - "Qualifying" (Suite 3 test_06): seed 000 says reconciliation skips offerings without ``stomp_enabled`` or
   ``membership_sync_backend``; the agent's code skips offerings without ``username_reconciliation_enabled``, and
   so does fedcore (its ``username_sync`` mode serves exactly those). The non-qualifying offering here has all
-  three off; a control run with only ``username_reconciliation_enabled`` turned on shows that flag is what decides.
+  three off; a control run with reconciliation and membership sync on shows it is then reconciled. STOMP stays
+  off in both: fedcore's reconciliation is a polling mode of its own, not a side job of event mode as in the
+  agent, so the seed's "without stomp_enabled" has no counterpart here (the federation's own offering, reconciled
+  in test_04, polls too).
 - No PATCH in an idempotent run is proven by a tripwire: every write to either Waldur is refused and counted, and
   the count stays 0 while the run exits 0 and reports "0 username(s) copied".
 - Cleanup deletes the offering users through REST; the rest of each environment is in-memory and goes with the
@@ -182,14 +185,19 @@ class TestUsernameSyncIntegration:
             assert env.offering_users(side) == []
 
 
-def _non_qualifying(env: UsernameWorld, a_offering: str, b_offering: str, *, reconcile: bool) -> dict[str, Any]:
-    """The federation's offering plus a second one, which qualifies for reconciliation only if ``reconcile``."""
+def _with_second(env: UsernameWorld, a_offering: str, b_offering: str, *, qualifying: bool) -> dict[str, Any]:
+    """The federation's offering plus a second one ("Second cluster"). Not ``qualifying``: no
+    ``username_reconciliation_enabled``, no ``membership_sync_backend``, no ``stomp_enabled`` (seed 000's reasons
+    to skip, and the agent's). ``qualifying``: reconciliation and membership sync on, as the federation's offering
+    (which polls, without STOMP, as every ``--once`` run here does)."""
     data = env.config()
-    second = {**data["offerings"][0], "name": "Not reconciled", "waldur_offering_uuid": a_offering,
-              "backend_settings": {**data["offerings"][0]["backend_settings"], "target_offering_uuid": b_offering}}
-    for key in ("membership_sync_backend", "reporting_backend"):
-        second.pop(key, None)
-    second.update(username_reconciliation_enabled=reconcile, stomp_enabled=False)
+    first = data["offerings"][0]
+    second = {**first, "name": "Second cluster", "waldur_offering_uuid": a_offering,
+              "backend_settings": {**first["backend_settings"], "target_offering_uuid": b_offering}}
+    second.pop("reporting_backend")
+    if not qualifying:
+        second.pop("membership_sync_backend")
+    second.update(username_reconciliation_enabled=qualifying, stomp_enabled=False)
     data["offerings"].append(second)
     return data
 
@@ -249,18 +257,20 @@ class TestPeriodicReconciliationIntegration:
 
         env.tripwire()
         try:
-            skipping = _non_qualifying(env, a_offering.uuid, b_offering.uuid, reconcile=False)
-            log = env.ok("username_sync", config=skipping)
-            assert env.writes_refused == 0  # the second offering differs, and still nothing was written
+            log = env.ok("username_sync", config=_with_second(env, a_offering.uuid, b_offering.uuid,
+                                                              qualifying=False))
+            assert env.writes_refused == 0  # the second offering's usernames differ, and still nothing was written
         finally:
             env.clear_tripwire()
+        assert "fedcore serving 1 offering(s) (HPC via Waldur B) in username_sync" in log, log
         assert "0 username(s) copied to A" in log, log
-        assert "Not reconciled" not in log, log
+        assert "Second cluster" not in log, log
         assert env.record("A", a_record["uuid"])["username"] == placeholder
 
-        # The control: the same offering with username_reconciliation_enabled qualifies and is reconciled.
-        log = env.ok("username_sync", config=_non_qualifying(env, a_offering.uuid, b_offering.uuid, reconcile=True))
-        assert "Not reconciled" in log, log
+        # The control: the same offering, qualifying, is reconciled (so the skip above was the configuration's).
+        log = env.ok("username_sync", config=_with_second(env, a_offering.uuid, b_offering.uuid, qualifying=True))
+        assert "fedcore serving 2 offering(s)" in log, log
+        assert "1 username(s) copied to A [offering='Second cluster'" in log, log
         assert env.record("A", a_record["uuid"])["username"] == target
 
     def test_suite3_07_cleanup(self, suite3: UsernameWorld) -> None:
