@@ -99,7 +99,8 @@ def complete_open_b_orders(world: World) -> int:
 def fedcore_once(fedcore: Fedcore, config: str) -> str:
     """``fedcore run --once`` on the file; must exit 0; its stderr."""
     done = fedcore.run("run", "-c", config, "--once", timeout=60)
-    assert done.returncode == 0, f"fedcore run --once: exit {done.returncode}\n{done.stderr[-3000:]}"
+    if done.returncode != 0:  # not an AssertionError: the xfail tests expect those from their checks only
+        pytest.fail(f"fedcore run --once: exit {done.returncode}\n{done.stderr[-3000:]}")
     return done.stderr
 
 
