@@ -67,7 +67,9 @@ def test_a_team_is_mirrored_on_b_with_mapped_roles_and_a_person_who_leaves_is_re
 
 
 def test_each_user_resolution_method_finds_the_person_on_b(tmp_path: Path) -> None:
-    """remote eduTEAMS, and a user field (cuid, email, username): four federations side by side."""
+    """remote eduTEAMS, and a user field (cuid, email, username): four federations side by side (the identity
+    bridge is the sandbox's method, in the test above). People B already has are in a project of the organisation
+    fedcore orders under, because Waldur lists only users connected to the caller (see operator_kit)."""
     methods = ("remote_eduteams", "cuid", "email", "username")
     with ExitStack() as stack:
         for method in methods:
@@ -110,6 +112,14 @@ def test_each_user_resolution_method_finds_the_person_on_b(tmp_path: Path) -> No
             assert ops[m].b_members(pairs[m].b_project) == {expected[m]: "PROJECT.MEMBER"}, m
         [made] = ok(eduteams.world.staff_b.get("/api/users/", params={"username": "dave-3d@eduteams.org"}))
         assert (made["registration_method"], made["email"]) == ("eduteams", "dave@uni.example")
+
+        # leaving the A project takes the role on B away under a user field too; the B account is B's own
+        cuid.leave(erin, "PROJECT.MEMBER")
+        left = cuid.run(files["cuid"], MEMBERSHIP)
+        assert left.returncode == ExitCode.OK, left.stderr
+        assert cuid.b_members(pairs["cuid"].b_project) == {}
+        [erin_on_b] = ok(cuid.world.staff_b.get("/api/users/", params={"username": "erin-4e@eduteams.org"}))
+        assert erin_on_b["is_active"] is True  # no identity-bridge release outside the bridge method
 
 
 def test_a_person_missing_on_b_is_skipped_under_warn_and_fails_the_pass_under_fail(op: Operator) -> None:
