@@ -60,7 +60,7 @@ Where this differs from the seed, and why:
 - No PATCH in an idempotent run is proven by a tripwire: every write to either Waldur is refused and counted, and
   the count stays 0 while the run exits 0 and reports "0 username(s) copied".
 - Cleanup deletes the offering users through REST; the rest of each environment is in-memory and goes with the
-  emulators when the module's fixture stops them.
+  emulators when the suite's (class-scoped) fixture stops them.
 """
 
 from __future__ import annotations
@@ -313,6 +313,10 @@ def test_event_username_set_on_b_reaches_a_within_seconds(tmp_path: Path) -> Non
                            json={"user": env.subject.uuid, "role": "PROJECT.MEMBER"})
         a_record = env.wait_offering_user("A")
         b_record = env.wait_offering_user("B")  # fedcore mirrored the role on B; B created the offering user
+        # A's own offering_user event (the record's creation) is behind fedcore before B's provider acts, so the
+        # username can only reach A through B's event.
+        until(lambda: running is not None and running.saw("A offering_user event handled"),
+              "A's offering_user event handled")
 
         target = f"event-{secrets.token_hex(4)}"
         set_at = time.monotonic()
