@@ -19,6 +19,7 @@ from __future__ import annotations
 import abc
 import os
 import subprocess
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -264,6 +265,24 @@ class EmulatedSite(Site):
                                      plan=real["plan_uuid"], name="", backend_id="", state="OK",
                                      limits=dict(limits))
         return str(shadow["uuid"])
+
+    def federated_pair(self, project_uuid: str, limits: Mapping[str, int], name: str, *,
+                       hyphenated: bool = False) -> tuple[str, str]:
+        """A resource of the offering in an A project already federated to a B resource (made directly on both
+        sides: B's project named by fedcore's ``<A customer>_<A project>`` backend_id, the B resource with the
+        converted limits, the A resource's backend_id its UUID); the A and B resource UUIDs."""
+        fed = self.world.fed
+        customer = self._json(self.b.get(f"/api/customers/{fed.b_customer_uuid}/"))
+        project = self.b.post("/api/projects/", json={"name": name, "customer": customer["url"],
+                                                      "backend_id": f"{fed.consumer_customer_uuid}_{project_uuid}"})
+        assert project.status_code == 201, project.text
+        b_limits = {k: int(v) for k, v in expected_b_limits(self.components, limits).items()}
+        b = self.admin_resource("B", offering=fed.b.offering_uuid, project=project.json()["uuid"],
+                                plan=fed.b.plan_uuid, name=name, state="OK", limits=b_limits)
+        link = str(uuid.UUID(b["uuid"])) if hyphenated else b["uuid"]
+        a = self.admin_resource("A", offering=fed.a.offering_uuid, project=project_uuid, plan=fed.a.plan_uuid,
+                                name=name, state="OK", limits=dict(limits), backend_id=link)
+        return str(a["uuid"]), str(b["uuid"])
 
     def project(self, name: str) -> str:
         """Another project of the consumer organisation on A (the consumer may order in it); its UUID."""
