@@ -276,6 +276,25 @@ def _connections(admin: httpx.Client, vhost: str, login: str) -> list[str]:
     return [c["name"] for c in listed if c.get("user") == login]
 
 
+def _force_reconnect(world: RabbitEventsWorld) -> None:
+    """Close the adapter's connection from the broker's side (management API) and wait until the supervisor has
+    connected again (``connects`` one higher); the connection may take a few seconds to be listed."""
+    before = world.adapter.connects
+    deadline = time.monotonic() + DEADLINE * 2
+    with httpx.Client(base_url=MANAGEMENT, auth=("guest", "guest"), timeout=10) as admin:
+        names: list[str] = []
+        while not names and time.monotonic() < deadline:
+            names = _connections(admin, world.user_uuid, world.subscription_uuid)
+            if not names:
+                time.sleep(0.1)  # polling interval, not synchronisation: the listing above decides
+        assert names, "the management API lists the adapter's connection"
+        for name in names:
+            assert admin.delete(f"/api/connections/{quote(name, safe='')}").status_code in (204, 404)
+    while world.adapter.connects <= before and time.monotonic() < deadline:
+        world.adapter.wait_connected(0.05)
+    assert world.adapter.connects > before
+
+
 @pytest.mark.broker
 def test_malformed_frames_arrive_as_malformed_and_never_stop_the_stream(rabbit: RabbitEventsWorld) -> None:
     rabbit.publish(order_event(1))
@@ -365,32 +384,26 @@ def test_the_supervisor_reconnects_after_the_broker_drops_the_connection(
     hooks: list[float] = []
     world = RabbitEventsWorld(transport=transport, on_connected=lambda: hooks.append(time.monotonic()))
     try:
-        with httpx.Client(base_url=MANAGEMENT, auth=("guest", "guest"), timeout=10) as admin:
-            assert world.adapter.wait_connected(DEADLINE)
-            world.publish(order_event(1))
-            [held] = flat(collect(world.stream, 1))
-            deadline = time.monotonic() + DEADLINE * 2
-            names: list[str] = []
-            while not names and time.monotonic() < deadline:
-                names = _connections(admin, world.user_uuid, world.subscription_uuid)
-            assert names, "the management API lists the adapter's connection"
-            for name in names:
-                assert admin.delete(f"/api/connections/{quote(name, safe='')}").status_code in (204, 404)
-            while world.adapter.connects < 2 and time.monotonic() < deadline:
-                world.adapter.wait_connected(0.05)
-            assert world.adapter.connects >= 2
-            assert world.adapter.connected
-            assert len(hooks) >= 2
-            # The message outstanding at the drop comes back; the stale delivery is settled locally.
-            [again] = flat(collect(world.stream, 1))
-            assert (again.body, again.attempt) == (held.body, 2)
-            world.stream.ack(held)
-            world.stream.ack(again)
-            world.publish(order_event(2))
-            [after] = flat(collect(world.stream, 1))
-            assert (after.body, after.attempt) == (order_event(2), 1)
-            world.stream.ack(after)
-            assert world.stream.wait(0.05) is False
+        assert world.adapter.wait_connected(DEADLINE)
+        world.publish(order_event(1))
+        [held] = flat(collect(world.stream, 1))
+        _force_reconnect(world)
+        assert world.adapter.connected
+        # The hook runs right after the stream counts the connection: wait for it with a deadline.
+        deadline = time.monotonic() + DEADLINE
+        while len(hooks) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)  # polling interval, not synchronisation: the count decides
+        assert len(hooks) >= 2
+        # The message outstanding at the drop comes back; the stale delivery is settled locally.
+        [again] = flat(collect(world.stream, 1))
+        assert (again.body, again.attempt) == (held.body, 2)
+        world.stream.ack(held)
+        world.stream.ack(again)
+        world.publish(order_event(2))
+        [after] = flat(collect(world.stream, 1))
+        assert (after.body, after.attempt) == (order_event(2), 1)
+        world.stream.ack(after)
+        assert world.stream.wait(0.05) is False
     finally:
         world.close()
     assert_no_secret(caplog, world.token)
@@ -462,17 +475,7 @@ def test_added_queues_are_subscribed_again_after_a_reconnect(transport: Transpor
     try:
         added = _added_queue(world)
         world.adapter.add_queues([added])
-        with httpx.Client(base_url=MANAGEMENT, auth=("guest", "guest"), timeout=10) as admin:
-            deadline = time.monotonic() + DEADLINE * 2
-            names: list[str] = []
-            while not names and time.monotonic() < deadline:
-                names = _connections(admin, world.user_uuid, world.subscription_uuid)
-            assert names, "the management API lists the adapter's connection"
-            for name in names:
-                assert admin.delete(f"/api/connections/{quote(name, safe='')}").status_code in (204, 404)
-        while world.adapter.connects < 2 and time.monotonic() < deadline:
-            world.adapter.wait_connected(0.05)
-        assert world.adapter.connects >= 2
+        _force_reconnect(world)
         assert world.adapter.wait_connected(DEADLINE)
         _send(world, added.name, order_event(11, Side.B))
         _send(world, world.queues[Side.A], order_event(12))
