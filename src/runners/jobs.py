@@ -16,6 +16,7 @@ from attrs import Factory, define, frozen
 
 from fedcore.errors import PortError
 from fedcore.ids import Uuid
+from fedcore.matching import MatchStatus
 from fedcore.model import Order
 from fedcore.services.membership_pass import MembershipPassReport
 from fedcore.services.orders import OrderOutcome, OrderPass
@@ -206,6 +207,7 @@ def _memberships(services: OfferingServices, _: JobContext) -> tuple[bool, str]:
 def membership_verdict(offering: str, report: MembershipPassReport) -> tuple[bool, str]:
     """Whether a membership pass fully succeeded, and its summary; each problem is logged."""
     problems: list[str] = []
+    skipped_users: dict[str, str] = {}
     changes = applied = 0
     for project in report.projects:
         # Skips that start with "no " are decisions (no B project yet), not failures of a read.
@@ -217,15 +219,23 @@ def membership_verdict(offering: str, report: MembershipPassReport) -> tuple[boo
             problems += [f"B project {project.b_project_uuid}: {f.change.kind} {f.change.role} for user "
                          f"{f.change.user_uuid}: {f.detail}" for f in (*project.report.retry, *project.report.failed)]
             problems += [f"user {m.user.username}: {m.detail or m.status}" for m in project.report.failed_users]
+            skipped_users.update((m.user.username, m.detail or str(m.status)) for m in project.report.matches
+                                 if m.status in (MatchStatus.NOT_FOUND, MatchStatus.AMBIGUOUS) and not m.failed)
     problems += [f"release of {f.removal.username}: {f.detail}"
                  for f in (*report.removal_retry, *report.removal_failed)]
     pairs = report.resources
     problems += [f"{f.item.name}: {f.detail}" for f in (*pairs.retry, *pairs.failed)]
     problems += [f"A resource {s.a_resource}: {s.reason}" for s in pairs.skipped if s.transient]
+    where = {"offering": offering, "mode": "membership_sync"}
     for problem in problems:
-        log.warning("membership_sync: %s", problem, extra={"offering": offering, "mode": "membership_sync"})
+        log.warning("membership_sync: %s", problem, extra=where)
+    for username, why in sorted(skipped_users.items()):
+        log.warning("membership_sync: user %s left out of B (user_not_found_action: warn): %s", username, why,
+                    extra=where)
     summary = (f"{len(report.projects)} federated project(s), {applied}/{changes} role change(s) applied, "
                f"{len(report.removed)} identity release(s), {len(pairs.applied)} pair write(s)")
+    if skipped_users:
+        summary += f", {len(skipped_users)} user(s) not found on B"
     return not problems, summary + (f"; {len(problems)} problem(s)" if problems else "")
 
 
