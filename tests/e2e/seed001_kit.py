@@ -12,6 +12,8 @@ played through ``approve_by_provider`` / ``set_state_done``). Two kinds:
   needs them is skipped with :data:`NEEDS_STAFF` as the reason.
 
 :func:`site_from_environment` picks one: live when ``WALDUR_E2E_TESTS`` is set (``1``, ``true``, ``yes``).
+``python tests/e2e/seed001_kit.py`` rehearses the live path against two emulators standing in for real Waldurs
+(:func:`rehearse_live`).
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ class Site(abc.ABC):
     live: bool
     deadline: float
     """Seconds an order may take from A to B and back."""
+    max_passes: int
+    """Processor cycles :meth:`drive` runs at most (the seed's ``_run_processor_until_order_terminal``: 15)."""
 
     def __init__(self, config: dict[str, Any], config_path: str, *, a: httpx.Client, b: httpx.Client,
                  orderer: httpx.Client, project_uuid: str, fedcore: Fedcore) -> None:
@@ -109,9 +113,10 @@ class Site(abc.ABC):
     def create(self, limits: Mapping[str, int], name: str, project_uuid: str | None = None) -> str:
         """A Create order for the configured offering on A, placed as the seed places it; its UUID."""
         offering_uuid = self.offering["waldur_offering_uuid"]
-        offering = self._json(self.a.get(f"/api/marketplace-public-offerings/{offering_uuid}/"))
-        plans = self.a.get(f"/api/marketplace-public-offerings/{offering_uuid}/plans/").json()
-        project = self._json(self.a.get(f"/api/projects/{project_uuid or self.project_uuid}/"))
+        who = self.orderer  # the orderer sees the project; the agent may not
+        offering = self._json(who.get(f"/api/marketplace-public-offerings/{offering_uuid}/"))
+        plans = who.get(f"/api/marketplace-public-offerings/{offering_uuid}/plans/").json()
+        project = self._json(who.get(f"/api/projects/{project_uuid or self.project_uuid}/"))
         body = {"offering": offering["url"], "project": project["url"], "plan": plans[0]["url"],
                 "limits": dict(limits), "attributes": {"name": name}, "accepting_terms_of_service": True}
         made = self.orderer.post("/api/marketplace-orders/", json=body)
@@ -169,7 +174,7 @@ class Site(abc.ABC):
 
     # --- the seed's loop -------------------------------------------------------------------------------------
 
-    def drive(self, *a_orders: str, max_passes: int = 15) -> list[subprocess.CompletedProcess[str]]:
+    def drive(self, *a_orders: str) -> list[subprocess.CompletedProcess[str]]:
         """Seed 001's ``_run_processor_until_order_terminal``: an ``order_process`` pass, then B's provider moves
         every linked B order on, until each A order is terminal. The passes run, in order."""
         passes: list[subprocess.CompletedProcess[str]] = []
@@ -186,7 +191,7 @@ class Site(abc.ABC):
                 linked = self.b_order_of(order)
                 if linked is not None:
                     self.provider_step(linked)
-            return len(end_states) == len(a_orders) or len(passes) >= max_passes
+            return len(end_states) == len(a_orders) or len(passes) >= self.max_passes
 
         until(step, "every A order terminal", deadline=self.deadline)
         unfinished = [o for o in a_orders if o not in end_states]
@@ -204,6 +209,7 @@ class EmulatedSite(Site):
 
     live = False
     deadline = 60.0
+    max_passes = 6  # two suffice: the emulated provider answers at once
 
     def __init__(self, world: World, config: dict[str, Any] | None = None) -> None:
         self.world = world
@@ -303,6 +309,7 @@ class LiveSite(Site):
     """
 
     live = True
+    max_passes = 1000  # B's own provider sets the pace: the deadline (order_poll_timeout + 60 s) decides
 
     def __init__(self, config_path: str, project_uuid: str, environ: Mapping[str, str] = os.environ) -> None:
         data = yaml.safe_load(Path(config_path).read_text("utf-8"))
@@ -368,3 +375,48 @@ def kill_connections(admin: httpx.Client, names: list[str]) -> None:
     """Close connections through RabbitMQ's management API (as tests/contract/test_stomp_adapter.py does)."""
     for name in names:
         assert admin.delete(f"/api/connections/{quote(name, safe='')}").status_code in (204, 404)
+
+
+# --- a rehearsal of the live path ----------------------------------------------------------------------------
+
+
+def rehearse_live(pytest_args: list[str]) -> int:
+    """Run test_seed001.py in live mode against two emulators standing in for real Waldurs: B's provider is the
+    emulator's simulation (as B's own site agent would be), the tests get only the configuration's tokens and the
+    consumer's token to order with. ``python tests/e2e/seed001_kit.py [PYTEST ARGS]``; pytest's exit code."""
+    import secrets
+    import sys
+    import tempfile
+
+    from runners.sandbox import federation_config
+    from waldur_emulator import Emulator
+    from waldur_emulator.federation import build_federation
+    from waldur_emulator.simulation import SimulationRule
+
+    tokens = secrets.token_hex(16), secrets.token_hex(16)
+    a, b = Emulator(staff_token=tokens[0]), Emulator(staff_token=tokens[1])
+    handles = a.serve(), b.serve()
+    staff = [httpx.Client(base_url=h.base_url, headers=_token(t)) for h, t in zip(handles, tokens, strict=True)]
+    try:
+        fed = build_federation(staff[0], staff[1])
+        b.simulate_provider(fed.b.offering_uuid, SimulationRule(delay=0.5))
+        data = federation_config(fed, f"{handles[0].base_url}/api/", f"{handles[1].base_url}/api/")
+        data["offerings"][0]["backend_settings"]["order_poll_timeout"] = 60
+        path = Path(tempfile.mkdtemp()) / "live.yaml"
+        path.write_text(yaml.safe_dump(data), "utf-8")
+        env = {**os.environ, "WALDUR_E2E_TESTS": "true", "WALDUR_E2E_CONFIG": str(path),
+               "WALDUR_E2E_PROJECT_A_UUID": fed.consumer_project_uuid, "WALDUR_E2E_ORDER_TOKEN_A": fed.consumer_token}
+        here = Path(__file__).parent
+        return subprocess.run([sys.executable, "-m", "pytest", "-rs", str(here / "test_seed001.py"), *pytest_args],
+                              env=env, check=False).returncode
+    finally:
+        for client in staff:
+            client.close()
+        for handle in handles:
+            handle.stop()
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(rehearse_live(sys.argv[1:]))
