@@ -23,6 +23,11 @@ Waldurs over HTTP by default, or the real ones of the seed's environment (``WALD
 | Known issue 4, STOMP reconnections | ``test_known_issue_4_killed_stomp_connections_lose_no_order_event`` |
 
 Tests 2 to 4 share one federation and run in order, as the seed's do (Test 3 and 4 depend on Test 2's resource).
+Where these differ from the seed: known issue 1 is the emulator's ``apply_then_fail`` on A's ``set_state_done``
+(committed, then 500), and the order must end *done* (the seed only tolerated erred); known issue 2's shadows are
+made with the emulator's admin API (it has no shadow of its own), beside resources federated the same way; known
+issue 4 closes fedcore's connections through RabbitMQ's management API instead of waiting for heartbeat drops, and
+checks orders (every one done, once), not individual frames. Tests 5 to 8 (``test_event_mode``) run emulated only.
 """
 
 from __future__ import annotations
