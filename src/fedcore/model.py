@@ -132,8 +132,24 @@ class ProjectKey:
 
     @property
     def backend_id(self) -> str:
-        """The exact string stored in (and looked up by) B's project ``backend_id``."""
+        """The string fedcore stores in B's project ``backend_id`` (UUIDs as 32 hex digits)."""
         return f"{self.customer_uuid}_{self.project_uuid}"
+
+    @property
+    def spellings(self) -> tuple[str, str]:
+        """Every ``backend_id`` that names this A project on B: fedcore's, then the existing agent's (the same
+        UUIDs with hyphens: projects it federated before a migration are found, not made twice)."""
+        return self.backend_id, f"{_hyphenated(self.customer_uuid)}_{_hyphenated(self.project_uuid)}"
+
+    def names(self, backend_id: str) -> bool:
+        """Whether a B project's ``backend_id`` names this A project, in any spelling of its two UUIDs."""
+        customer, sep, project = backend_id.strip().partition("_")
+        if not sep:
+            return False
+        try:
+            return (normalize_uuid(customer), normalize_uuid(project)) == (self.customer_uuid, self.project_uuid)
+        except ValueError:
+            return False
 
 
 @frozen
@@ -225,3 +241,8 @@ class ResourceUsage:
     billing_period: dt.date
     totals: Mapping[str, Decimal] = field(factory=dict, converter=decimal_map)
     per_user: tuple[UserUsage, ...] = field(default=(), converter=_user_usages)
+
+
+def _hyphenated(uuid: Uuid) -> str:
+    """A 32-hex UUID in the 8-4-4-4-12 spelling."""
+    return f"{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:]}"

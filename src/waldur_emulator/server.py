@@ -16,6 +16,7 @@ class ServerHandle:
         self._server = server
         self.host = host
         self.port = port
+        self._stopping = False
         self._thread = threading.Thread(target=self._run, name=f"emulator-{port}", daemon=True)
 
     @property
@@ -33,15 +34,19 @@ class ServerHandle:
             threads=threads,
             ident="waldur-emulator",
             clear_untrusted_proxy_headers=True,
-            channel_timeout=60, asyncore_loop_timeout=0.05,
+            channel_timeout=60, asyncore_loop_timeout=1,  # an int to waitress: 0.05 became 0, a busy loop
         )
         handle = cls(server, host, int(server.effective_port))
         handle._thread.start()
         return handle
 
     def _run(self) -> None:
+        server = self._server
         try:
-            self._server.run()
+            # waitress's own run(), with a check between iterations so that stop() need not wait for a timeout
+            while not self._stopping and server._map:
+                server.asyncore.loop(timeout=server.adj.asyncore_loop_timeout, map=server._map,
+                                     use_poll=server.adj.asyncore_use_poll, count=1)
         except OSError:
             # closing the listening socket from another thread ends the loop with EBADF
             return
@@ -49,6 +54,8 @@ class ServerHandle:
     def stop(self, timeout: float = 5.0) -> None:
         """Close the listening socket and open connections, stop the worker threads and join."""
         server = self._server
+        self._stopping = True
+        server.pull_trigger()  # wake the loop (it waits up to a second in select): it sees _stopping and ends
         for channel in list(server._map.values()):
             channel.close()
         server.task_dispatcher.shutdown(timeout=timeout)

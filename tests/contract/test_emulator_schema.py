@@ -83,6 +83,12 @@ def _users_partial_update(w: EmulatorWorld) -> None:
     w.call("PATCH", f"/users/{UNKNOWN}/", expect=404, body={"first_name": "X"})
 
 
+@drives("users_refresh_token")
+def _users_refresh_token(w: EmulatorWorld) -> None:
+    w.call("POST", f"/users/{w.uuid('alice')}/refresh_token/", expect=403, as_user="bob")
+    w.call("POST", f"/users/{w.uuid('bob')}/refresh_token/", expect=200)
+
+
 @drives("users_destroy")
 def _users_destroy(w: EmulatorWorld) -> None:
     w.call("DELETE", f"/users/{w.uuid('alice')}/", expect=403, as_user="bob")

@@ -228,9 +228,10 @@ class MemoryTarget(Marketplace):
     # -- TargetProjects -------------------------------------------------------------------------------------
 
     def find_project(self, key: ProjectKey) -> Project | None:
-        """The project whose backend_id is exactly the key's."""
+        """The project whose backend_id names the key's A project (fedcore's spelling, or the existing agent's)."""
         self._call("find_project")
-        found = next((p for p in self.projects.values() if p.backend_id == key.backend_id), None)
+        named = [p for p in self.projects.values() if key.names(p.backend_id)]
+        found = min(named, key=lambda p: p.uuid) if named else None
         self._done("find_project", write=False)
         return found
 

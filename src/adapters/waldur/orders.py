@@ -181,13 +181,17 @@ class TargetMarketplace:
     # TargetProjects -------------------------------------------------------------------------------------------
 
     def find_project(self, key: ProjectKey) -> Project | None:
-        """The project of fedcore's customer whose ``backend_id`` is exactly the key's."""
+        """The project of fedcore's customer whose ``backend_id`` names the key's A project: fedcore's spelling
+        first, then (one more listing, only when the first finds none) the existing agent's hyphenated one."""
         path = "projects/"
-        params: Params = [("backend_id", key.backend_id), ("customer", self.customer_uuid)]
         where = self._http.where("GET", path)
-        found = structure_list(self._http.list(path, params, fields=PROJECT_FIELDS), WireProject, where)
-        exact = [to_domain(where, project_to_domain, p) for p in found if p.backend_id == key.backend_id]
-        return min(exact, key=lambda p: p.uuid) if exact else None
+        for spelling in key.spellings:
+            params: Params = [("backend_id", spelling), ("customer", self.customer_uuid)]
+            found = structure_list(self._http.list(path, params, fields=PROJECT_FIELDS), WireProject, where)
+            named = [to_domain(where, project_to_domain, p) for p in found if key.names(p.backend_id or "")]
+            if named:
+                return min(named, key=lambda p: p.uuid)
+        return None
 
     def create_project(self, key: ProjectKey, name: str, description: str) -> Project:
         """``POST projects/`` under fedcore's customer (never repeated: the caller looks first)."""
