@@ -252,11 +252,6 @@ def test_the_states_a_stopped_agent_leaves_are_adopted_and_nothing_is_created_tw
     assert keyed == ["approved-only"]   # fedcore submitted only what the agent never did
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "fedcore defect: it looks B projects up by backend_id == '<hex customer>_<hex project>' exactly "
-    "(adapters.waldur.orders find_project, fedcore.model.ProjectKey), while waldur-site-agent 1.0.7 writes "
-    "'<hyphenated customer>_<hyphenated project>' (str of the A resource's UUID objects), so the first Create in "
-    "an A project the agent federated makes a second B project for it"))
 def test_a_new_order_in_a_project_the_agent_federated_uses_the_agents_b_project(world: World) -> None:
     moves = AgentMoves(world.staff_a, world.staff_b, world.fed, B_LIMITS)
     agent_done(world, moves, "by-agent")
@@ -266,12 +261,6 @@ def test_a_new_order_in_a_project_the_agent_federated_uses_the_agents_b_project(
     assert [p["backend_id"] for p in b_projects(world)] == [moves.project_backend_id]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "fedcore defect: an executing Create whose A resource already links to a B resource but whose A order has no "
-    "backend_id (the agent was killed between marketplace_provider_resources_set_backend_id and "
-    "marketplace_orders_set_backend_id) is looked up on B only by fedcore's idempotency key, which the agent's "
-    "B order does not carry; fedcore submits a second B Create order and relinks the A resource to the new B "
-    "resource, leaving the agent's B resource orphaned"))
 def test_an_agent_killed_between_its_two_links_leaves_an_order_fedcore_adopts(world: World) -> None:
     moves = AgentMoves(world.staff_a, world.staff_b, world.fed, B_LIMITS)
     order = world.order(LIMITS, name="torn")

@@ -5,6 +5,7 @@ The messages are behaviour too: they become the A order's error message or the p
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 
 import pytest
@@ -22,6 +23,7 @@ from fedcore.lifecycle import (
     LinkResource,
     NeedBResource,
     NeedKeyedOrder,
+    NeedProjectResources,
     OrderView,
     Reject,
     Retry,
@@ -149,11 +151,12 @@ def test_an_order_approved_in_this_pass_submits_without_looking_up_its_key() -> 
 
 def test_the_b_order_carries_the_name_and_end_date_attributes() -> None:
     attributes = {"name": "given", "end_date": "2027-01-31", "purpose": "x"}
-    view = OrderView(order(attributes=attributes, resource_name="listed"), b_project=B_PROJ, keyed_order=None)
+    view = OrderView(order(attributes=attributes, resource_name="listed"), b_project=B_PROJ, keyed_order=None,
+                     project_resources=())
     step = decide(view, CONVERT, passthrough_attributes=("purpose",))
     expected = NewOrder(B_PROJECT, idempotency_key(u("ad")), {"cpu_b": 2}, attributes)
     assert step == SubmitCreate(expected)
-    unnamed = OrderView(order(resource_name="listed"), b_project=B_PROJ, keyed_order=None)
+    unnamed = OrderView(order(resource_name="listed"), b_project=B_PROJ, keyed_order=None, project_resources=())
     assert decide(unnamed, CONVERT) == SubmitCreate(evolve(expected, attributes={"name": "listed"}))
 
 
@@ -294,3 +297,23 @@ def test_linking_the_order_keeps_the_b_order_unread_unless_it_was_found_by_key()
 def test_a_b_resource_read_that_found_nothing_is_folded_as_absent() -> None:
     view = with_fact(OrderView(order(OrderType.UPDATE)), NeedBResource(B_RES), None)
     assert view.b_resource is None
+
+
+def test_an_executing_create_whose_a_resource_links_a_b_resource_adopts_it_instead_of_submitting() -> None:
+    a_res, b_res = u("ae"), u("be")
+    base = OrderView(order(resource_uuid=a_res), b_project=B_PROJ, keyed_order=None)
+    assert decide(base, CONVERT) == NeedProjectResources(PROJECT)
+    unlinked = Resource(a_res, ResourceState.CREATING, OFFERING, PROJECT)
+    assert isinstance(decide(evolve(base, project_resources=(unlinked,)), CONVERT), SubmitCreate)
+    linked = evolve(unlinked, backend_id=str(uuid.UUID(b_res)))  # the existing agent's hyphenated spelling
+    view = evolve(base, project_resources=(linked,))
+    assert decide(view, CONVERT) == NeedBResource(b_res)
+    assert isinstance(decide(evolve(view, b_resource=None), CONVERT), SubmitCreate)  # links nowhere: submit
+    b_ok = Resource(b_res, ResourceState.OK, u("bf"), B_PROJECT)
+    assert decide(evolve(view, b_resource=b_ok), CONVERT) == Complete()
+    creating = decide(evolve(view, b_resource=evolve(b_ok, state=ResourceState.CREATING)), CONVERT)
+    assert isinstance(creating, Wait)
+    erred = decide(evolve(view, b_resource=evolve(b_ok, state=ResourceState.ERRED)), CONVERT)
+    assert isinstance(erred, Fail)
+    assert "Erred" in erred.message
+    assert isinstance(decide(evolve(view, approved_now=True), CONVERT), SubmitCreate)  # approved now: nothing yet

@@ -153,11 +153,40 @@ def _submit_create(
         return NeedKeyedOrder(view.b_project.uuid, view.key)
     if isinstance(view.keyed_order, Order):
         return _mirror(view, view.keyed_order)
+    if not nothing_yet:
+        adopted = _adopt_linked_resource(view)
+        if adopted is not None:
+            return adopted
     if invalid is not None:
         return Fail(invalid)
     limits = converter.limits_to_target(order.limits)
     attributes = _b_attributes(order, passthrough_attributes)
     return SubmitCreate(NewOrder(view.b_project.uuid, view.key, limits, attributes))
+
+
+def _adopt_linked_resource(view: OrderView) -> Step | None:
+    """An executing Create with no B order carrying its key, whose A resource already links a B resource: another
+    agent (waldur-site-agent, before a migration) made that B resource and stopped between linking the resource
+    and linking the order. That B resource serves the order: its state decides, and nothing is submitted again.
+    None when the A resource links nothing (or a B resource that is not there): submit as usual."""
+    order = view.order
+    if order.resource_uuid is None:
+        return None
+    if view.project_resources is None:
+        return NeedProjectResources(order.project_uuid)
+    a_resource = next((r for r in view.project_resources if r.uuid == order.resource_uuid), None)
+    if a_resource is None or a_resource.link is None:
+        return None
+    if view.b_resource is UNKNOWN:
+        return NeedBResource(a_resource.link)
+    if view.b_resource is None:
+        return None
+    b_resource = view.b_resource
+    if b_resource.state == ResourceState.OK:
+        return Complete()
+    if b_resource.state == ResourceState.CREATING:
+        return Wait(f"B resource {b_resource.uuid}, which the A resource links, is being created")
+    return Fail(f"B resource {b_resource.uuid}, which the A resource links, is {b_resource.state}")
 
 
 def _b_attributes(order: Order, passthrough: Sequence[str]) -> dict[str, JsonValue]:
