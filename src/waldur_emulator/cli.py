@@ -11,10 +11,10 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .app import Emulator
-from .events import EventBus, NullEventBus, RabbitEventBus
+if TYPE_CHECKING:
+    from .events import EventBus
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -51,6 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_bus(args: argparse.Namespace) -> EventBus:
     """The event bus the options ask for."""
+    from .events import NullEventBus, RabbitEventBus
+
     if args.no_events:
         return NullEventBus("--no-events given")
     return RabbitEventBus(management_url=args.broker_management_url, admin_user=args.broker_user,
@@ -63,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.staff_token:
         print("error: --staff-token (or $WALDUR_EMULATOR_STAFF_TOKEN) is required", file=sys.stderr)
         return EXIT_USAGE
+    from .app import Emulator
+
     bus = build_bus(args)
     emulator = Emulator(staff_token=args.staff_token, event_bus=bus, seed=args.random_seed,
                         known_cuids={c: {} for c in args.known_cuid},
