@@ -14,7 +14,7 @@ from adapters.config import FedcoreConfig
 from fedcore.enums import ObjectType, OfferingUserState, OrderState, Side
 from fedcore.events import Event
 from fedcore.ids import Uuid
-from fedcore.model import Order
+from fedcore.model import OfferingUser, Order
 from runners.daemon import Daemon
 from runners.events import Deferred, EventHandler, Handled
 from runners.wiring import MemoryWorld, Mode
@@ -326,3 +326,32 @@ def test_an_order_event_reads_the_order_once_unless_the_project_was_worked_on_me
     assert not result.retry
     assert world.faults.calls["A.get_order"] == 2  # read again under the lock
     assert world.a.orders[second.uuid].state == OrderState.EXECUTING
+
+
+def test_two_events_for_one_persons_username_patch_a_once() -> None:
+    worlds, _, handler = _setup()
+    world = worlds.built["hpc"]
+    ann_a = world.a_users.add_offering_user(world.a_users.add_user("ann@cuid"), OfferingUserState.OK)
+    ann_b = world.b_users.add_offering_user(world.b_users.add_user("ann@cuid"), OfferingUserState.OK, "ann01")
+    real_read = world.a_users.offering_users_of
+    reads: list[str] = []
+    both_read = threading.Event()
+
+    def read_and_wait_for_the_other(cuid: str) -> Sequence[OfferingUser]:
+        found = real_read(cuid)
+        reads.append(cuid)
+        if len(reads) == 2:
+            both_read.set()  # without serialisation both handlers read A before either writes
+        both_read.wait(0.3)  # with it, the other handler cannot read while this one holds the person
+        return found
+
+    world.a_users.offering_users_of = read_and_wait_for_the_other  # type: ignore[method-assign,assignment]
+    events = [Event(Side.B, ObjectType.OFFERING_USER, B_OFFERING, action=action, offering_user_uuid=ann_b.uuid,
+                    username="ann01") for action in ("update", "username_set")]
+    threads = [threading.Thread(target=handler.handle, args=(e,)) for e in events]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert world.a_users.offering_user(ann_a.uuid).username == "ann01"
+    assert world.faults.calls["A.set_offering_user_username"] == 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from attrs import frozen
@@ -86,6 +87,8 @@ class EventHandler:
         self._routes: Mapping[tuple[Side, Uuid], Sequence[OfferingServices]] = routes(served)
         self._ctx = context
         self._run_soon = run_soon
+        self._guard = threading.Lock()
+        self._people: dict[tuple[str, str], threading.Lock] = {}
 
     def offerings(self) -> list[OfferingServices]:
         """Every configured offering the handler serves, once each."""
@@ -205,13 +208,20 @@ class EventHandler:
         if svc.settings.match.identity_field is UserMatchField.EMAIL:
             # B's username is the person's own there, not A's CUID: only the full sync can join them.
             return self._reconcile(svc, Pass.USERNAME, "users are matched by email")
-        report = svc.sync_username(record.user_username)
+        with self._person_lock(svc.name, record.user_username):
+            # One person at a time: B sends two events for one change (``update`` and ``username_set``); the
+            # second reads A after the first wrote, and has nothing left to patch.
+            report = svc.sync_username(record.user_username)
         for failure in (*report.retry, *report.failed):
             log.warning("username of %s not copied to A: %s", failure.patch.cuid, failure.detail,
                         extra={"offering": svc.name})
         if report.retry:
             return Handled(retry=True, note=f"username of {record.user_username}: {report.retry[0].detail}")
         return Handled(note=f"username of {record.user_username}: {len(report.applied)} patch(es)")
+
+    def _person_lock(self, offering: str, cuid: str) -> threading.Lock:
+        with self._guard:
+            return self._people.setdefault((offering, cuid.casefold()), threading.Lock())
 
     def _reconcile(self, svc: OfferingServices, what: Pass, why: str) -> Result:
         future = self._run_soon(svc.name, PASS_MODES[what])

@@ -237,6 +237,9 @@ class EventReactor:
             self._settle(stream, delivery, "dropped", started, ack=True, event=event)
             return
         pause = self._retry.delay(delivery.attempt)
+        if self._stop.is_set():  # stopping: the passes it waited for were cancelled; the broker keeps the message
+            log.info("%s left to the broker (fedcore is stopping): %s", what, result.note)
+            return
         log.warning("%s failed (attempt %d of %d), given back in %.1f s: %s", what, delivery.attempt,
                     self._max_attempts, pause, result.note)
         self._later_call(pause, lambda: self._settle(stream, delivery, "requeued", started, ack=False, event=event))
