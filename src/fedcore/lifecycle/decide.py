@@ -10,6 +10,8 @@ The rules that make this safe under crashes and faults:
   Before submitting, an A order that is already ``executing`` without a recorded link is looked up by key on B
   (before any check of B's resource state, so a crash between "submit on B" and "link on A" never loses B's
   outcome). An order approved *in this pass* skips the lookup: fedcore submits on B only after approving on A.
+  A Create with no keyed B order whose A resource already links a B resource (another agent stopped between its
+  two links) adopts that B resource instead of submitting again.
 - Writes go in an order that leaves a trail: approve on A, submit on B, record the B resource on the A resource,
   record the B order on the A order. A recorded order link therefore implies a recorded resource link.
 - An A order is completed only when its B order is done, and failed only when B failed it (erred, canceled,
