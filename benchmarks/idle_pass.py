@@ -1,0 +1,173 @@
+"""Idle passes: what a polling pass costs when there is nothing to do, per offering, in calls and CPU time.
+
+Method. Waldur A is emulated with ``--offerings`` offerings managed by fedcore's agent user (seeded in-process
+through A's REST API with ``waldur_emulator.seeding.Seeder``), no orders anywhere; A and B are served over real
+HTTP from this process (no added latency). The library daemon (``runners.daemon.Daemon``) is built over
+``runners.wiring.RestPorts`` for a configuration with one entry per A offering, mode ``order_process`` only,
+``workers=1`` (every pass runs inline in the calling thread) and a fake monotonic clock that moves an hour per
+reading, so every ``tick()`` runs one order pass of every offering. After one warm-up tick, ``--ticks`` ticks are
+timed. Per tick: wall time, the calling thread's CPU time (``time.thread_time``: fedcore's own work, client side,
+since the emulators answer on their own threads) and the whole process's (``time.process_time``: the emulators'
+handling included). Calls are counted by the RestPorts observer and, as a check, at the emulators.
+
+Run from the repository root: ``.venv/bin/python benchmarks/idle_pass.py [--offerings K] [--ticks N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import statistics
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import httpx
+import yaml
+from _kit import HOUR, TimedEmulator, table
+
+from adapters.config import parse_config
+from runners.daemon import Daemon
+from runners.sandbox import federation_config
+from runners.wiring import RestPorts
+from waldur_emulator.federation import Federation, build_federation
+from waldur_emulator.seeding import Created, Seeder
+
+HEX = re.compile(r"[0-9a-f]{32}|[0-9a-f-]{36}")
+TARGET_CALLS = 1.0
+
+
+class Calls:
+    """The RestPorts observer: attempts by method and endpoint (UUIDs masked), and retries."""
+
+    def __init__(self) -> None:
+        self.by_endpoint: Counter[str] = Counter()
+        self.retries = 0
+        self._lock = threading.Lock()
+
+    def api_call(self, server: str, method: str, endpoint: str, status: str, seconds: float) -> None:  # noqa: ARG002
+        with self._lock:
+            self.by_endpoint[f"{server} {method} {HEX.sub('{uuid}', endpoint)} {status}"] += 1
+
+    def retry(self, server: str, endpoint: str) -> None:  # noqa: ARG002
+        with self._lock:
+            self.retries += 1
+
+    def take(self) -> Counter[str]:
+        with self._lock:
+            taken, self.by_endpoint = self.by_endpoint, Counter()
+        return taken
+
+
+class HourlyClock:
+    """A monotonic clock one hour further on at every reading: every job is due at every tick."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 3600.0
+        return self.now
+
+
+def seed(count: int) -> tuple[TimedEmulator, TimedEmulator, Federation, list[str]]:
+    """Both Waldurs and ``count`` A offerings managed by fedcore's A user; their UUIDs."""
+    tokens = f"staff-a-{secrets.token_hex(16)}", f"staff-b-{secrets.token_hex(16)}"
+    a, b = TimedEmulator(staff_token=tokens[0]), TimedEmulator(staff_token=tokens[1])
+    clients = [httpx.Client(transport=e.transport(), base_url="http://emulator",
+                            headers={"Authorization": f"Token {t}"}) for e, t in zip((a, b), tokens, strict=True)]
+    try:
+        fed = build_federation(clients[0], clients[1])
+        seeder = Seeder(clients[0])
+        provider = Created(fed.a.provider_customer_uuid,
+                           clients[0].get(f"/api/customers/{fed.a.provider_customer_uuid}/").json()["url"], {})
+        category = seeder.category("Benchmark")
+        uuids = [fed.a.offering_uuid]
+        for n in range(1, count):
+            offering, _ = seeder.offering(provider, category, f"Offering {n}", components=("node_hours", "storage"))
+            seeder.role("marketplace-provider-offerings", offering.uuid, fed.a.agent_uuid, "OFFERING.MANAGER")
+            uuids.append(offering.uuid)
+    finally:
+        for client in clients:
+            client.close()
+    return a, b, fed, uuids
+
+
+def config_text(fed: Federation, a_api: str, b_api: str, offerings: list[str]) -> str:
+    """One configuration entry per A offering (all towards B's one offering), every period an hour."""
+    [template] = federation_config(fed, a_api, b_api)["offerings"]
+    entries = [{**template, "name": f"Offering {n}", "waldur_offering_uuid": uuid} for n, uuid in enumerate(offerings)]
+    data: dict[str, Any] = {"offerings": entries, "periods": HOUR}
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--offerings", type=int, default=100, help="A offerings, one pass each per tick (default 100)")
+    parser.add_argument("--ticks", type=int, default=50, help="timed ticks after one warm-up tick (default 50)")
+    args = parser.parse_args(argv)
+    load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+    start = time.perf_counter()
+    a, b, fed, uuids = seed(args.offerings)
+    seeding = time.perf_counter() - start
+    handles = a.serve(), b.serve()
+    calls = Calls()
+    config = parse_config(config_text(fed, f"{handles[0].base_url}/api/", f"{handles[1].base_url}/api/", uuids))
+    rest = RestPorts(config, observer=calls)
+    daemon = Daemon(config, ports=rest, modes=["order_process"], workers=1, monotonic=HourlyClock())
+    walls: list[float] = []
+    threads: list[float] = []
+    processes: list[float] = []
+    failed = 0
+    try:
+        warm = daemon.tick()
+        calls.take()
+        a.requests = b.requests = 0
+        for _ in range(args.ticks):
+            wall, thread, process = time.perf_counter(), time.thread_time(), time.process_time()
+            report = daemon.tick()
+            walls.append(time.perf_counter() - wall)
+            threads.append(time.thread_time() - thread)
+            processes.append(time.process_time() - process)
+            failed += sum(1 for r in report.results if not r.ok)
+        counted = calls.take()
+    finally:
+        daemon.close()
+        rest.close()
+        for handle in handles:
+            handle.stop()
+    load_after = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+    passes = args.ticks * args.offerings
+    total = sum(counted.values())
+    per_offering = total / passes
+    jobs_per_tick = len(warm.results)
+    print(f"## Idle passes: {args.offerings} offerings, {args.ticks} ticks (one order pass per offering each)\n")
+    print(table(["Figure", "Value"], [
+        ["load average before / after (1, 5, 15 min)", f"{load_before} / {load_after}"],
+        ["seeding (federation + offerings, in-process REST)", f"{seeding:.1f} s"],
+        ["passes per tick", jobs_per_tick],
+        ["calls per offering per idle pass (target 1)",
+         f"{per_offering:.2f} ({'met' if per_offering <= TARGET_CALLS else 'NOT met'})"],
+        ["calls counted at the emulators, A / B", f"{a.requests} / {b.requests}"],
+        ["retries", calls.retries],
+        ["wall time per tick, median / max", f"{statistics.median(walls) * 1000:.1f} / {max(walls) * 1000:.1f} ms"],
+        ["fedcore CPU per tick (thread_time), median / mean",
+         f"{statistics.median(threads) * 1000:.1f} / {statistics.fmean(threads) * 1000:.1f} ms"],
+        ["fedcore CPU per idle pass (one offering), mean", f"{sum(threads) / passes * 1000:.2f} ms"],
+        ["whole process CPU per tick (emulators included), median",
+         f"{statistics.median(processes) * 1000:.1f} ms"],
+        ["failed passes", failed],
+    ]))
+    print()
+    print(table(["Call (RestPorts observer)", "Count", "per pass"],
+                [[f"`{k}`", v, f"{v / passes:.2f}"] for k, v in counted.most_common()]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
