@@ -234,6 +234,8 @@ class Step:
     path: str
     """A regular expression on the path."""
     name: str
+    submits: bool = False
+    """Whether this write creates the flow's B order."""
 
     def matches(self, write: Write) -> bool:
         """Whether ``write`` is this step."""
@@ -248,21 +250,21 @@ FLOWS: dict[str, tuple[Step, ...]] = {
     "Create": (
         _APPROVE,
         Step("B", "POST", "^/api/projects/$", "B create project"),
-        Step("B", "POST", "^/api/marketplace-orders/$", "B create order"),
+        Step("B", "POST", "^/api/marketplace-orders/$", "B create order", submits=True),
         Step("A", "POST", f"^/api/marketplace-provider-resources/{U}/set_backend_id/$", "A resource set_backend_id"),
         _LINK_ORDER,
         _DONE,
     ),
     "Update": (
         _APPROVE,
-        Step("B", "POST", f"^/api/marketplace-resources/{U}/update_limits/$", "B update_limits"),
+        Step("B", "POST", f"^/api/marketplace-resources/{U}/update_limits/$", "B update_limits", submits=True),
         Step("B", "PATCH", f"^/api/marketplace-orders/{U}/$", "B order key PATCH"),
         _LINK_ORDER,
         _DONE,
     ),
     "Terminate": (
         _APPROVE,
-        Step("B", "POST", f"^/api/marketplace-resources/{U}/terminate/$", "B terminate"),
+        Step("B", "POST", f"^/api/marketplace-resources/{U}/terminate/$", "B terminate", submits=True),
         _LINK_ORDER,
         _DONE,
     ),
@@ -290,10 +292,14 @@ class Outcome:
     """The writes of the restarted process."""
 
 
-def run_flow(crash: CrashWorld, flow: str, kill_at: int | None) -> Outcome:
+def run_flow(crash: CrashWorld, flow: str, kill_at: int | None, *, b_while_down: bool = False) -> Outcome:
     """Carry one order of ``flow`` through fedcore, killing it right after its write number ``kill_at`` and then
     restarting it until the order is done (``kill_at`` None: no crash). Update and Terminate first create their
-    resource with an unarmed daemon, which is then armed for the flow under test."""
+    resource with an unarmed daemon, which is then armed for the flow under test.
+
+    B's provider completes the flow's B order through REST: before the crash only when the crash point is the
+    flow's last write (which needs it); then, with ``b_while_down``, while fedcore is down, else only once the
+    restarted fedcore has made its first pass (so that it finds its B order still open)."""
     create = crash.world.order(CREATE_LIMITS, "crash")
     if flow == "Create":
         running = crash.start(kill_at)
@@ -315,20 +321,32 @@ def run_flow(crash: CrashWorld, flow: str, kill_at: int | None) -> Outcome:
         outcome.crashed = list(crash.counter.writes)
         crash.finish(running)
         return outcome
+    b_before_crash = kill_at == len(FLOWS[flow])
 
     def killed() -> bool:
-        crash.complete_b_orders(linked_only=True)
+        if b_before_crash:
+            crash.complete_b_orders(linked_only=True)
         return crash.counter.killed.is_set()
 
     until(killed, f"fedcore's write number {kill_at} of the {flow} flow")
     crash.finish(running)
     outcome.crashed = list(crash.counter.writes)
     outcome.refused = list(crash.counter.refused)
+    if b_while_down:
+        crash.complete_b_orders(linked_only=False)
     restarted = crash.start(None)
+    until(lambda: restarted.saw("order_process pass "), "the restarted fedcore's first pass")
     crash.settle(orders, f"the {flow} order after a crash at write {kill_at}", linked_only=False)
     outcome.after = list(crash.counter.writes)
     crash.finish(restarted)
     return outcome
+
+
+def b_in_flight(flow: str, kill_at: int) -> bool:
+    """Whether a crash right after write ``kill_at`` of ``flow`` leaves a B order open (submitted, not yet
+    completed on A): only then can B's provider finish it while fedcore is down."""
+    submitted = next(i for i, step in enumerate(FLOWS[flow], start=1) if step.submits)
+    return submitted <= kill_at < len(FLOWS[flow])
 
 
 def problems(crash: CrashWorld, flow: str, outcome: Outcome) -> list[str]:
@@ -352,6 +370,7 @@ def problems(crash: CrashWorld, flow: str, outcome: Outcome) -> list[str]:
         b_orders = list(b_state.orders.values())
         not_done = [f"B order {o.uuid} ({o.type}) is {o.state}" for o in b_orders if o.state != "done"]
         by_type = {t: [o.uuid for o in b_orders if o.type == t] for t in ("Create", "Update", "Terminate")}
+        keys = {o.uuid: o.attributes.get(KEY) for o in b_orders}
         resource = resources[0] if len(resources) == 1 else None
         b_resource = (resource.uuid, resource.state, dict(resource.limits)) if resource else None
     found += not_done
@@ -369,6 +388,9 @@ def problems(crash: CrashWorld, flow: str, outcome: Outcome) -> list[str]:
         if by_type[order_type] and a_links[uuid] not in by_type[order_type]:
             found.append(f"A {order_type} order {uuid} links {a_links[uuid] or '(nothing)'}, "
                          f"not B's {order_type} order {by_type[order_type]}")
+        elif by_type[order_type] and order_type != "Update" and keys[a_links[uuid]] != f"fedcore-order:{uuid}":
+            found.append(f"B {order_type} order {a_links[uuid]} carries the key {keys[a_links[uuid]]!r}, "
+                         f"not A order {uuid}'s")
     if b_resource is not None:
         if flow == "Update" and b_resource[2] != B_UPDATE_LIMITS:
             found.append(f"B resource limits {b_resource[2]}, expected {B_UPDATE_LIMITS}")
