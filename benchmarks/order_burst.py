@@ -40,7 +40,7 @@ from typing import Any
 import _kit
 import httpx
 import yaml
-from _kit import FedcoreProcess, TimedEmulator, hexid, table
+from _kit import FedcoreProcess, TimedEmulator, hexid, percentile, table
 
 from runners.sandbox import federation_config
 from waldur_emulator.faults import FaultRule
@@ -49,6 +49,8 @@ from waldur_emulator.simulation import SimulationRule
 from waldur_emulator.web import Request, Response
 
 HEX = re.compile(r"[0-9a-f]{32}|[0-9a-f-]{36}")
+LOG_NOISE = re.compile(r"[0-9a-f]{32}|[0-9a-f-]{36}|\d+(\.\d+)?")
+"""What varies between log lines of one kind: identifiers and numbers."""
 TARGET_CALLS = 8.0
 TARGET_RATE = 100.0
 
@@ -86,6 +88,15 @@ def vm_hwm_kib(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (``/proc/<pid>/stat``); 0 when unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def load() -> str:
@@ -183,41 +194,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse(argv)
-    load_before = load()
-    setup_start = time.perf_counter()
-    world = World(args.latency_ms)
-    fedcore: FedcoreProcess | None = None
-    rows: list[list[object]] = []
-    try:
-        bodies = world.order_bodies(args.projects)
-        with tempfile.TemporaryDirectory(prefix="fedcore-burst-") as directory:
-            path = Path(directory) / "config.yaml"
-            path.write_text(yaml.safe_dump(world.config(args.period_seconds), sort_keys=False), "utf-8")
-            fedcore = FedcoreProcess("-c", str(path), "-m", "order_process", "--workers", str(args.workers))
-            fedcore.wait_for(lambda: world.a.calls["GET marketplace-orders/"] > 0, "fedcore's first pass", 60)
-            setup = time.perf_counter() - setup_start
-            time.sleep(0.2)
-            before = world.a.take_calls() + world.b.take_calls()
-            hwm_idle = vm_hwm_kib(fedcore.process.pid)
-            placing_start = time.perf_counter()
-            placed, failures = world.place(bodies, args.orders)
-            placing = time.perf_counter() - placing_start
-            wanted = set(placed)
-            waited = fedcore.wait_for(lambda: wanted <= world.a.done.keys(), "every A order done", args.deadline)
-            a_calls, b_calls = world.a.take_calls(), world.b.take_calls()
-            hwm = vm_hwm_kib(fedcore.process.pid)
-            load_after = load()
-            code = fedcore.stop()
-    finally:
-        if fedcore is not None:
-            fedcore.stop()
-        world.close()
-
+def report(args: argparse.Namespace, world: World, fedcore: FedcoreProcess, *, placed: list[str], failures: list[str],
+           a_calls: Counter[str], b_calls: Counter[str], before: Counter[str], f: dict[str, Any]) -> None:
+    """Print the burst's tables."""
+    load_before, load_after, setup, placing, waited = (f[k] for k in ("load_before", "load_after", "setup",
+                                                                      "placing", "waited"))
+    hwm_idle, hwm, cpu_fedcore, cpu_here, busy, code = (f[k] for k in ("hwm_idle", "hwm", "cpu_fedcore", "cpu_here",
+                                                                       "busy", "code"))
     first = min(world.a.created[u] for u in placed)
     last = max(world.a.done[u] for u in placed)
     wall = last - first
+    done_at = [world.a.done[u] - first for u in placed]
     n = len(placed)
     a_total, b_total = sum(a_calls.values()), sum(b_calls.values())
     keys = world.b_keys()
@@ -234,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         ["set-up (emulators, federation, fedcore's first pass)", f"{setup:.1f} s"],
         ["orders placed (in-process, 8 threads)", f"{n} in {placing:.1f} s"],
         ["wall time, first A order created → last A order done", f"{wall:.1f} s"],
+        ["A orders done after 50% / 90% / 99% / 100% of them (from the first created)",
+         " / ".join(f"{percentile(done_at, q):.1f}" for q in (50, 90, 99, 100)) + " s"],
         ["orders per second (target ≥ 100)",
          f"{rate:.1f} ({'met' if rate >= TARGET_RATE else 'NOT met'})"],
         ["HTTP calls per order, A + B (target ≤ 8)",
@@ -242,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
         ["HTTP calls in all, A / B", f"{a_total} / {b_total}"],
         ["fedcore calls before the burst (start-up and idle passes)", sum(before.values())],
         ["fedcore peak RSS (VmHWM) idle / after the burst", f"{hwm_idle / 1024:.1f} / {hwm / 1024:.1f} MiB"],
+        ["CPU during the burst: fedcore process / benchmark process (emulators, placing)",
+         f"{cpu_fedcore:.1f} s / {cpu_here:.1f} s"],
+        ["emulators' summed handling time A / B (incl. state-lock waits, not the added latency)",
+         f"{busy[0]:.1f} s / {busy[1]:.1f} s"],
         ["A orders done", f"{sum(1 for u in placed if u in world.a.done)} / {n}"],
         ["A orders with exactly one B order", f"{one_each} / {n}"],
         ["errors placing orders", len(failures)],
@@ -254,8 +247,54 @@ def main(argv: list[str] | None = None) -> int:
     endpoints = [[f"A {k}", v, f"{v / n:.2f}"] for k, v in a_calls.most_common()]
     endpoints += [[f"B {k}", v, f"{v / n:.2f}"] for k, v in b_calls.most_common()]
     print(table(["fedcore call (counted at the emulator)", "Count", "per order"], endpoints))
+    kinds = Counter(LOG_NOISE.sub("…", line.split(" ", 2)[-1])[:140].strip()
+                    for line in fedcore.lines if " WARNING " in line or " ERROR " in line)
+    if kinds:
+        print()
+        print(table(["fedcore warning or error (identifiers and numbers masked)", "Count"],
+                    [[f"`{kind}`", count] for kind, count in kinds.most_common(10)]))
     for failure in failures[:5]:
         print(f"- {failure}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    load_before = load()
+    setup_start = time.perf_counter()
+    world = World(args.latency_ms)
+    fedcore: FedcoreProcess | None = None
+    try:
+        bodies = world.order_bodies(args.projects)
+        with tempfile.TemporaryDirectory(prefix="fedcore-burst-") as directory:
+            path = Path(directory) / "config.yaml"
+            path.write_text(yaml.safe_dump(world.config(args.period_seconds), sort_keys=False), "utf-8")
+            fedcore = FedcoreProcess("-c", str(path), "-m", "order_process", "--workers", str(args.workers))
+            fedcore.wait_for(lambda: world.a.calls["GET marketplace-orders/"] > 0, "fedcore's first pass", 60)
+            setup = time.perf_counter() - setup_start
+            time.sleep(0.2)
+            before = world.a.take_calls() + world.b.take_calls()
+            hwm_idle = vm_hwm_kib(fedcore.process.pid)
+            cpu_fedcore, cpu_here = cpu_seconds(fedcore.process.pid), time.process_time()
+            busy = world.a.busy, world.b.busy
+            placing_start = time.perf_counter()
+            placed, failures = world.place(bodies, args.orders)
+            placing = time.perf_counter() - placing_start
+            wanted = set(placed)
+            waited = fedcore.wait_for(lambda: wanted <= world.a.done.keys(), "every A order done", args.deadline)
+            a_calls, b_calls = world.a.take_calls(), world.b.take_calls()
+            hwm = vm_hwm_kib(fedcore.process.pid)
+            cpu_fedcore, cpu_here = cpu_seconds(fedcore.process.pid) - cpu_fedcore, time.process_time() - cpu_here
+            busy = world.a.busy - busy[0], world.b.busy - busy[1]
+            load_after = load()
+            code = fedcore.stop()
+    finally:
+        if fedcore is not None:
+            fedcore.stop()
+        world.close()
+
+    report(args, world, fedcore, placed=placed, failures=failures, a_calls=a_calls, b_calls=b_calls, before=before, f={
+        "load_before": load_before, "load_after": load_after, "setup": setup, "placing": placing, "waited": waited,
+        "hwm_idle": hwm_idle, "hwm": hwm, "cpu_fedcore": cpu_fedcore, "cpu_here": cpu_here, "busy": busy, "code": code})
     return 0
 
 
