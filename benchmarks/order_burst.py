@@ -205,6 +205,7 @@ def report(args: argparse.Namespace, world: World, fedcore: FedcoreProcess, *, p
     last = max(world.a.done[u] for u in placed)
     wall = last - first
     done_at = [world.a.done[u] - first for u in placed]
+    b_at = [at - first for at in world.b.created.values()]
     n = len(placed)
     a_total, b_total = sum(a_calls.values()), sum(b_calls.values())
     keys = world.b_keys()
@@ -223,6 +224,8 @@ def report(args: argparse.Namespace, world: World, fedcore: FedcoreProcess, *, p
         ["wall time, first A order created → last A order done", f"{wall:.1f} s"],
         ["A orders done after 50% / 90% / 99% / 100% of them (from the first created)",
          " / ".join(f"{percentile(done_at, q):.1f}" for q in (50, 90, 99, 100)) + " s"],
+        ["B orders created after 10% / 50% / 100% of them (from the first A order created)",
+         " / ".join(f"{percentile(b_at, q):.1f}" for q in (10, 50, 100)) + " s"],
         ["orders per second (target ≥ 100)",
          f"{rate:.1f} ({'met' if rate >= TARGET_RATE else 'NOT met'})"],
         ["HTTP calls per order, A + B (target ≤ 8)",
