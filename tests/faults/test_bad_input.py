@@ -339,12 +339,9 @@ def test_bad_answers_to_a_listing_of_a_name_the_call_and_the_daemon_goes_on(worl
         assert any(LISTING_PROBLEM[each] in line for line in calls), f"{each}: {calls}\n{log[-5000:]}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a bad answer that is retried (here an HTML 502 page from A's listing of open orders, absorbed by the next "
-    "attempt) is logged only as 'WARNING stamina: stamina.retry_scheduled', naming neither the call (A GET "
-    "marketplace-orders/) nor the problem (HTTP 502, text/html)"))
 def test_a_retried_bad_answer_is_logged_with_the_call_and_the_problem(world: Any) -> None:
     log = bad_listing_run(world, ["html"])
-    retried = [line for line in log.splitlines() if "retry" in line]
+    retried = [line for line in log.splitlines() if "after a passing fault" in line]
     assert retried, log
     assert all("A GET marketplace-orders/" in line and "502" in line for line in retried), retried
+    assert "stamina.retry_scheduled" not in log

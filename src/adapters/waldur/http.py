@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -25,12 +26,18 @@ from urllib.parse import parse_qs, urlsplit
 import attrs
 import httpx
 import stamina
+import stamina.instrumentation
 
 from adapters.waldur.errors import InvalidResponse, RateLimited, from_exception, from_response
-from fedcore.errors import TransientError
+from fedcore.errors import PortError, TransientError
 
 PAGE_SIZE = 300
 """Waldur's largest page (``max_page_size``)."""
+
+log = logging.getLogger("adapters.waldur")
+
+# stamina's default hook logs "stamina.retry_scheduled" without the call or the fault; WaldurHttp logs both itself.
+stamina.instrumentation.set_on_retry_hooks([])
 
 T = TypeVar("T")
 Params = Sequence[tuple[str, str]]
@@ -163,18 +170,24 @@ class WaldurHttp:
             seconds = time.perf_counter() - started
             self._observer.api_call(self.server, method, endpoint_template(path), status, seconds)
 
-    def _attempts(self, policy: RetryPolicy, path: str, attempt: Callable[[], T]) -> T:
-        """``policy.call(attempt)``, telling the observer of every attempt after the first."""
-        if self._observer is None:
-            return policy.call(attempt)
-        observer, tries = self._observer, 0
+    def _attempts(self, policy: RetryPolicy, method: str, path: str, attempt: Callable[[], T]) -> T:
+        """``policy.call(attempt)``: every attempt after the first is logged with the call and the fault that
+        made it necessary (stamina's own log line names neither), and told to the observer."""
+        tries = 0
+        last: PortError | None = None
 
         def counted() -> T:
-            nonlocal tries
+            nonlocal tries, last
             tries += 1
             if tries > 1:
-                observer.retry(self.server, endpoint_template(path))
-            return attempt()
+                log.warning("%s: attempt %d after a passing fault: %s", self.where(method, path), tries, last)
+                if self._observer is not None:
+                    self._observer.retry(self.server, endpoint_template(path))
+            try:
+                return attempt()
+            except PortError as exc:
+                last = exc
+                raise
 
         return policy.call(counted)
 
@@ -190,7 +203,7 @@ class WaldurHttp:
         """GET one object (retried)."""
         query = [*params, *(("field", f) for f in fields)]
         return self._attempts(
-            self.retry, path, lambda: self._json(self._send("GET", path, params=query), self.where("GET", path))
+            self.retry, "GET", path, lambda: self._json(self._send("GET", path, params=query), self.where("GET", path))
         )
 
     def list(
@@ -209,7 +222,7 @@ class WaldurHttp:
         while page is not None:
             current = [*query, ("page", page)] if declared or page != "1" else list(query)
             response = self._attempts(
-                self.retry, path, lambda q=current: self._send("GET", path, params=q)  # type: ignore[misc]
+                self.retry, "GET", path, lambda q=current: self._send("GET", path, params=q)  # type: ignore[misc]
             )
             body = self._json(response, where)
             if not isinstance(body, list):
@@ -225,7 +238,7 @@ class WaldurHttp:
         """``X-Result-Count`` of a listing, read with a one-item page."""
         where = self.where("GET", path)
         query = [*params, ("page_size", "1")]
-        response = self._attempts(self.retry, path, lambda: self._send("GET", path, params=query))
+        response = self._attempts(self.retry, "GET", path, lambda: self._send("GET", path, params=query))
         try:
             return int(response.headers["x-result-count"])
         except (KeyError, ValueError) as exc:
@@ -238,21 +251,22 @@ class WaldurHttp:
         """
         where = self.where("POST", path)
         policy = self.retry if idempotent else RetryPolicy.never()
-        return self._attempts(policy, path, lambda: self._json(self._send("POST", path, body=body), where))
+        return self._attempts(policy, "POST", path, lambda: self._json(self._send("POST", path, body=body), where))
 
     def patch(self, path: str, body: object) -> object:
         """PATCH fields of an object (setting a value twice is harmless: retried)."""
         where = self.where("PATCH", path)
-        return self._attempts(self.retry, path, lambda: self._json(self._send("PATCH", path, body=body), where))
+        return self._attempts(self.retry, "PATCH", path,
+                              lambda: self._json(self._send("PATCH", path, body=body), where))
 
     def put(self, path: str, body: object) -> object:
         """PUT a whole object (replacing it with the same body twice is harmless: retried)."""
         where = self.where("PUT", path)
-        return self._attempts(self.retry, path, lambda: self._json(self._send("PUT", path, body=body), where))
+        return self._attempts(self.retry, "PUT", path, lambda: self._json(self._send("PUT", path, body=body), where))
 
     def delete(self, path: str) -> None:
         """DELETE an object (retried: a repeat answers 404, which the caller may take as done)."""
-        self._attempts(self.retry, path, lambda: self._send("DELETE", path))
+        self._attempts(self.retry, "DELETE", path, lambda: self._send("DELETE", path))
 
 
 def next_page(response: httpx.Response) -> str | None:
