@@ -226,3 +226,34 @@ def test_every_replica_chooses_the_same_keyed_order_whatever_the_listing_order(
     expected = min(dated, key=lambda o: (o.created, o.uuid)) if dated else min(orders, key=lambda o: o.uuid)
     assert chosen.winner == expected
     assert {o.uuid for o in chosen.duplicates} == {o.uuid for o in orders} - {expected.uuid}
+
+
+# 11. A paged listing that shows an order twice, and an order that moved under a pass ------------------------------
+
+
+def test_an_order_listed_twice_gets_one_turn_in_a_pass(world: World) -> None:
+    order = world.a.order_create(world.project, {"cpu": 1})
+    real = world.a.list_open_orders
+
+    def paged_twice() -> list[Order]:
+        listed = list(real())
+        return listed + listed  # it moved from one page to the next while the listing was paged
+
+    world.a.list_open_orders = paged_twice  # type: ignore[method-assign]
+    report = world.run()
+    assert [o.order_uuid for o in report.outcomes] == [order.uuid]
+    assert world.faults.calls["A.approve"] == 1
+    assert not any(o.fault for o in report.outcomes)
+
+
+def test_an_order_approved_under_a_pass_is_a_conflict_read_again_next_turn_not_a_fault(world: World) -> None:
+    order = world.a.order_create(world.project, {"cpu": 1})
+    stale = world.a.orders[order.uuid]
+    world.a.approve(order.uuid)  # another actor approved it after the listing
+    world.a.list_open_orders = lambda: [stale]  # type: ignore[method-assign]
+    [outcome] = world.run().outcomes
+    assert outcome.status == "retrying"
+    assert not outcome.fault  # no backoff: the state moved, no call failed
+    del world.a.list_open_orders
+    world.run()
+    assert world.b_order_for(order.uuid)

@@ -228,7 +228,9 @@ class OrderProcessor:
         The batches may be processed concurrently (:meth:`OrderPass.process`). A failure to list A's orders
         propagates.
         """
-        listed = tuple(self._ports.a_orders.list_open_orders())
+        # A listing paged while orders change state can show one order twice (it moved between pages): once each,
+        # with the later copy's state, so that no order is given two turns in one pass.
+        listed = tuple({o.uuid: o for o in self._ports.a_orders.list_open_orders()}.values())
         excluded = frozenset(skip)
         orders = tuple(o for o in listed if o.uuid not in excluded)
         reads = _PassReads(self._ports, orders)
@@ -286,10 +288,13 @@ class OrderProcessor:
             except PermanentError as exc:
                 if not isinstance(step, lc.Write | lc.Complete | lc.Fail | lc.Reject):
                     return self._outcome(view, applied, lc.Retry(f"read refused: {exc}"), fault=True)
-                end = lc.on_refusal(step, exc.detail, conflict=isinstance(exc, Conflict))
+                conflict = isinstance(exc, Conflict)
+                end = lc.on_refusal(step, exc.detail, conflict=conflict)
                 if isinstance(end, lc.Fail) and not isinstance(step, lc.Fail | lc.Reject | lc.Complete):
                     return self._fail_after_refusal(view, applied, end)
-                return self._outcome(view, applied, end, fault=True)
+                # A conflict is the object's state moving under us (another actor, a stale listing), not a failing
+                # call: the next turn reads the new state, with no backoff.
+                return self._outcome(view, applied, end, fault=not conflict)
         return self._outcome(view, applied, lc.Retry("too many steps in one pass"), fault=True)  # pragma: no cover
 
     def _fail_after_refusal(self, view: lc.OrderView, applied: list[str], end: lc.Fail) -> OrderOutcome:
