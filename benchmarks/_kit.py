@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
 
+import httpx  # noqa: E402
+
 from waldur_emulator import Emulator  # noqa: E402  (after the path set-up above)
+from waldur_emulator.federation import Federation, build_federation  # noqa: E402
+from waldur_emulator.seeding import Created, Seeder  # noqa: E402
 from waldur_emulator.web import Request, Response  # noqa: E402
 
 BROKER_WS = {"websocket_use_tls": False, "stomp_ws_host": "127.0.0.1", "stomp_ws_port": 15674, "stomp_ws_path": "/ws"}
@@ -154,3 +160,52 @@ def broker_up() -> bool:
         return httpx.get("http://127.0.0.1:15674/ws", timeout=2).status_code == 426
     except httpx.HTTPError:
         return False
+
+
+UUID_IN_PATH = re.compile(r"[0-9a-f]{32}|[0-9a-f-]{36}")
+
+
+class Calls:
+    """The RestPorts observer: attempts by server, method and endpoint (UUIDs masked), and retries."""
+
+    def __init__(self) -> None:
+        self.by_endpoint: Counter[str] = Counter()
+        self.retries = 0
+        self._lock = threading.Lock()
+
+    def api_call(self, server: str, method: str, endpoint: str, status: str, seconds: float) -> None:  # noqa: ARG002
+        with self._lock:
+            self.by_endpoint[f"{server} {method} {UUID_IN_PATH.sub('{uuid}', endpoint)} {status}"] += 1
+
+    def retry(self, server: str, endpoint: str) -> None:  # noqa: ARG002
+        with self._lock:
+            self.retries += 1
+
+    def take(self) -> Counter[str]:
+        with self._lock:
+            taken, self.by_endpoint = self.by_endpoint, Counter()
+        return taken
+
+
+def seed_offerings(
+    a: TimedEmulator, b: TimedEmulator, tokens: tuple[str, str], count: int
+) -> tuple[Federation, list[str]]:
+    """Federate ``a`` and ``b`` (in-process, with their staff ``tokens``) and give A ``count`` offerings in all that
+    fedcore's A user manages; the federation and the offerings' UUIDs (the federation's own first)."""
+    clients = [httpx.Client(transport=e.transport(), base_url="http://emulator",
+                            headers={"Authorization": f"Token {t}"}) for e, t in zip((a, b), tokens, strict=True)]
+    try:
+        fed = build_federation(clients[0], clients[1])
+        seeder = Seeder(clients[0])
+        provider = Created(fed.a.provider_customer_uuid,
+                           clients[0].get(f"/api/customers/{fed.a.provider_customer_uuid}/").json()["url"], {})
+        category = seeder.category("Benchmark")
+        uuids = [fed.a.offering_uuid]
+        for n in range(1, count):
+            offering, _ = seeder.offering(provider, category, f"Offering {n}", components=("node_hours", "storage"))
+            seeder.role("marketplace-provider-offerings", offering.uuid, fed.a.agent_uuid, "OFFERING.MANAGER")
+            uuids.append(offering.uuid)
+    finally:
+        for client in clients:
+            client.close()
+    return fed, uuids

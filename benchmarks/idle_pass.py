@@ -20,46 +20,22 @@ import os
 import re
 import secrets
 import statistics
-import threading
 import time
-from collections import Counter
 from typing import Any
 
-import httpx
 import yaml
-from _kit import HOUR, TimedEmulator, table
+from _kit import HOUR, Calls, TimedEmulator, seed_offerings, table
 
 from adapters.config import parse_config
 from runners.daemon import Daemon
 from runners.sandbox import federation_config
 from runners.wiring import RestPorts
-from waldur_emulator.federation import Federation, build_federation
-from waldur_emulator.seeding import Created, Seeder
+from waldur_emulator.federation import Federation
 
 HEX = re.compile(r"[0-9a-f]{32}|[0-9a-f-]{36}")
 TARGET_CALLS = 1.0
 
 
-class Calls:
-    """The RestPorts observer: attempts by method and endpoint (UUIDs masked), and retries."""
-
-    def __init__(self) -> None:
-        self.by_endpoint: Counter[str] = Counter()
-        self.retries = 0
-        self._lock = threading.Lock()
-
-    def api_call(self, server: str, method: str, endpoint: str, status: str, seconds: float) -> None:  # noqa: ARG002
-        with self._lock:
-            self.by_endpoint[f"{server} {method} {HEX.sub('{uuid}', endpoint)} {status}"] += 1
-
-    def retry(self, server: str, endpoint: str) -> None:  # noqa: ARG002
-        with self._lock:
-            self.retries += 1
-
-    def take(self) -> Counter[str]:
-        with self._lock:
-            taken, self.by_endpoint = self.by_endpoint, Counter()
-        return taken
 
 
 class HourlyClock:
@@ -77,22 +53,7 @@ def seed(count: int) -> tuple[TimedEmulator, TimedEmulator, Federation, list[str
     """Both Waldurs and ``count`` A offerings managed by fedcore's A user; their UUIDs."""
     tokens = f"staff-a-{secrets.token_hex(16)}", f"staff-b-{secrets.token_hex(16)}"
     a, b = TimedEmulator(staff_token=tokens[0]), TimedEmulator(staff_token=tokens[1])
-    clients = [httpx.Client(transport=e.transport(), base_url="http://emulator",
-                            headers={"Authorization": f"Token {t}"}) for e, t in zip((a, b), tokens, strict=True)]
-    try:
-        fed = build_federation(clients[0], clients[1])
-        seeder = Seeder(clients[0])
-        provider = Created(fed.a.provider_customer_uuid,
-                           clients[0].get(f"/api/customers/{fed.a.provider_customer_uuid}/").json()["url"], {})
-        category = seeder.category("Benchmark")
-        uuids = [fed.a.offering_uuid]
-        for n in range(1, count):
-            offering, _ = seeder.offering(provider, category, f"Offering {n}", components=("node_hours", "storage"))
-            seeder.role("marketplace-provider-offerings", offering.uuid, fed.a.agent_uuid, "OFFERING.MANAGER")
-            uuids.append(offering.uuid)
-    finally:
-        for client in clients:
-            client.close()
+    fed, uuids = seed_offerings(a, b, tokens, count)
     return a, b, fed, uuids
 
 

@@ -44,9 +44,8 @@ from pathlib import Path
 from typing import Any
 
 import _kit
-import httpx
 import yaml
-from _kit import BROKER_WS, HOUR, FedcoreProcess, TimedEmulator, table
+from _kit import BROKER_WS, HOUR, FedcoreProcess, TimedEmulator, seed_offerings, table
 
 from adapters.config import OfferingConfig, parse_config
 from adapters.waldur.http import WaldurHttp
@@ -55,8 +54,7 @@ from runners.sandbox import federation_config
 from runners.wiring import RestPorts
 from waldur_emulator.events import EventBus, NullEventBus, RabbitEventBus
 from waldur_emulator.faults import FaultRule
-from waldur_emulator.federation import Federation, build_federation
-from waldur_emulator.seeding import Created, Seeder
+from waldur_emulator.federation import Federation
 
 HEX = re.compile(r"[0-9a-f]{32}|[0-9a-f-]{36}")
 
@@ -96,22 +94,7 @@ def seed(count: int, bus: EventBus) -> tuple[TimedEmulator, TimedEmulator, Feder
     tokens = f"staff-a-{secrets.token_hex(16)}", f"staff-b-{secrets.token_hex(16)}"
     a = TimedEmulator(staff_token=tokens[0], event_bus=bus)
     b = TimedEmulator(staff_token=tokens[1])
-    clients = [httpx.Client(transport=e.transport(), base_url="http://emulator",
-                            headers={"Authorization": f"Token {t}"}) for e, t in zip((a, b), tokens, strict=True)]
-    try:
-        fed = build_federation(clients[0], clients[1])
-        seeder = Seeder(clients[0])
-        provider = Created(fed.a.provider_customer_uuid,
-                           clients[0].get(f"/api/customers/{fed.a.provider_customer_uuid}/").json()["url"], {})
-        category = seeder.category("Benchmark")
-        uuids = [fed.a.offering_uuid]
-        for n in range(1, count):
-            offering, _ = seeder.offering(provider, category, f"Offering {n}", components=("node_hours", "storage"))
-            seeder.role("marketplace-provider-offerings", offering.uuid, fed.a.agent_uuid, "OFFERING.MANAGER")
-            uuids.append(offering.uuid)
-    finally:
-        for client in clients:
-            client.close()
+    fed, uuids = seed_offerings(a, b, tokens, count)
     return a, b, fed, uuids
 
 

@@ -20,13 +20,11 @@ import math
 import os
 import re
 import secrets
-import threading
 import time
-from collections import Counter
 
 import httpx
 import yaml
-from _kit import HOUR, TimedEmulator, table
+from _kit import HOUR, Calls, TimedEmulator, table
 
 from adapters.config import parse_config
 from runners.sandbox import federation_config
@@ -42,26 +40,6 @@ PAGE = 300
 TARGET_SECONDS = 5.0
 
 
-class Calls:
-    """The RestPorts observer: attempts by server, method and endpoint (UUIDs masked), and retries."""
-
-    def __init__(self) -> None:
-        self.by_endpoint: Counter[str] = Counter()
-        self.retries = 0
-        self._lock = threading.Lock()
-
-    def api_call(self, server: str, method: str, endpoint: str, status: str, seconds: float) -> None:  # noqa: ARG002
-        with self._lock:
-            self.by_endpoint[f"{server} {method} {HEX.sub('{uuid}', endpoint)} {status}"] += 1
-
-    def retry(self, server: str, endpoint: str) -> None:  # noqa: ARG002
-        with self._lock:
-            self.retries += 1
-
-    def take(self) -> Counter[str]:
-        with self._lock:
-            taken, self.by_endpoint = self.by_endpoint, Counter()
-        return taken
 
 
 def seed_users(emulator: TimedEmulator, offering_uuid: str, names: list[tuple[str, str]], isds: list[str]) -> None:
