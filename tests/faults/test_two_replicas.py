@@ -8,7 +8,8 @@ are stopped, one more ``--once`` order pass runs, and both Waldurs are counted (
 Real assertions: every A order done, no A order or A resource linked twice, every link names an existing B object.
 The issue also wants no B duplicate left after the next pass; fedcore has no cross-process coordination yet, so two
 replicas race between "find the keyed B order / B project" and "create it" (docs/scaling.md), and that assertion
-is a strict xfail with the figures measured when it was written.
+is an expected failure with the figures measured when it was written; not strict, because a run where the race
+happens not to strike (seen once in four polling runs) must not fail the suite.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ MEASURED = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason=(
+@pytest.mark.xfail(strict=False, reason=(
     "fedcore has no cross-process coordination: two replicas each find no B project / no keyed B order and each "
     "create one (docs/scaling.md); nothing repairs the loser's B project, B order or B resource. Measured: "
     + MEASURED))
