@@ -22,7 +22,7 @@ from cli_federation import ServedFederation, closed_port_url, fedcore
 from adapters.config import parse_config
 from adapters.waldur import RetryPolicy
 from fedcore.ids import normalize_uuid
-from runners.events.service import registrar_for
+from runners.events.wiring import registrar_for
 from runners.registration import A_OBJECT_TYPES, B_OBJECT_TYPES, Registrar, State, default_agent_name
 from runners.status_report import rest_http_for
 from runners.wiring import RestPorts

@@ -15,8 +15,7 @@ always processed one after the other, in listing order.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
-from typing import Generic, TypeVar
+from collections.abc import Collection, Iterable, Sequence
 
 from attrs import frozen
 
@@ -26,13 +25,12 @@ from fedcore.errors import Conflict, NotFound, PermanentError, PortError, Transi
 from fedcore.ids import Uuid
 from fedcore.model import Order, Project, ProjectKey, Resource
 from fedcore.ports.orders import SourceOrders, SourceResources, TargetOrders, TargetProjects, TargetResources
+from fedcore.services._memo import Memo
 
 MAX_STEPS_PER_ORDER = 24
 OPEN_STATES = frozenset({OrderState.PENDING_PROVIDER, OrderState.EXECUTING})
 """The A order states fedcore acts on (what :meth:`SourceOrders.list_open_orders` lists)."""
 
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
 
 _STATUS = {lc.Complete: "completed", lc.Fail: "failed", lc.Reject: "rejected", lc.Wait: "waiting",
            lc.Retry: "retrying"}
@@ -85,31 +83,6 @@ class PassReport:
         return sum(1 for o in self.outcomes if o.status == status)
 
 
-class _Memo(Generic[K, V]):
-    """One kind of read, made at most once per key in a pass; a failure is remembered and raised again."""
-
-    def __init__(self, read: Callable[[K], V]) -> None:
-        self._read = read
-        self._values: dict[K, V | PortError] = {}
-
-    def get(self, key: K) -> V:
-        if key not in self._values:
-            try:
-                self._values[key] = self._read(key)
-            except PortError as exc:
-                self._values[key] = exc
-        value = self._values[key]
-        if isinstance(value, PortError):
-            raise value
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        self._values[key] = value
-
-    def forget(self, key: K) -> None:
-        self._values.pop(key, None)
-
-
 @frozen
 class OrderPorts:
     """Everything the order lifecycle talks to: A's orders and resources, B's orders, resources and projects."""
@@ -127,12 +100,12 @@ class _PassReads:
     def __init__(self, ports: OrderPorts, orders: Sequence[Order]) -> None:
         self._ports = ports
         self._orders = orders
-        self._linked = _Memo[None, dict[Uuid, Order]](self._read_linked)
-        self._single = _Memo[Uuid, Order | lc.Gone](self._read_order)
-        self._b_projects = _Memo[ProjectKey, Project | None](ports.b_projects.find_project)
-        self._keyed: dict[Uuid, _Memo[None, dict[str, lc.KeyedMatch]]] = {}
-        self._a_resources = _Memo[Uuid, Sequence[Resource]](ports.a_resources.list_project_resources)
-        self._b_resources = _Memo[Uuid, Resource | None](self._read_resource)
+        self._linked = Memo[None, dict[Uuid, Order]](self._read_linked)
+        self._single = Memo[Uuid, Order | lc.Gone](self._read_order)
+        self._b_projects = Memo[ProjectKey, Project | None](ports.b_projects.find_project)
+        self._keyed: dict[Uuid, Memo[None, dict[str, lc.KeyedMatch]]] = {}
+        self._a_resources = Memo[Uuid, Sequence[Resource]](ports.a_resources.list_project_resources)
+        self._b_resources = Memo[Uuid, Resource | None](self._read_resource)
 
     def warm(self) -> None:
         """Make the one read every order may share (the batch of linked B orders) now, before concurrent use.
@@ -174,11 +147,11 @@ class _PassReads:
         keys = {lc.idempotency_key(o.uuid) for o in self._orders if o.project_uuid == a_project} | {key}
         return self._keyed_memo(b_project, keys).get(None).get(key)
 
-    def _keyed_memo(self, b_project: Uuid, keys: Iterable[str]) -> _Memo[None, dict[str, lc.KeyedMatch]]:
+    def _keyed_memo(self, b_project: Uuid, keys: Iterable[str]) -> Memo[None, dict[str, lc.KeyedMatch]]:
         if b_project not in self._keyed:
             wanted = frozenset(keys)
             find = self._ports.b_orders.find_orders
-            self._keyed[b_project] = _Memo(lambda _: lc.choose_keyed(find(b_project, wanted)))
+            self._keyed[b_project] = Memo(lambda _: lc.choose_keyed(find(b_project, wanted)))
         return self._keyed[b_project]
 
     def project_resources(self, project: Uuid) -> Sequence[Resource]:

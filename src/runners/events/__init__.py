@@ -7,7 +7,8 @@ offering, opens a stream per broker login and keeps them attached.
 
 from runners.events.handler import Deferred, EventHandler, Handled
 from runners.events.reactor import EventReactor, Retry
-from runners.events.service import Access, EventService, Login, OfferingEvents, accesses, registrar_for, stomp_streams
+from runners.events.service import Access, EventService, Login, OfferingEvents, accesses
+from runners.events.wiring import registrar_for, stomp_streams
 
 __all__ = [
     "Access",

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
 
 from adapters.config import FedcoreConfig, OfferingConfig
-from adapters.stomp import Transport
+from adapters.stomp import StompEventStream, StompQueue, Transport
 from adapters.waldur.http import WaldurHttp
 from runners.daemon import Daemon
 from runners.events.handler import EventHandler
 from runners.events.reactor import EventReactor, EventTelemetry, Retry
-from runners.events.service import EventService, StreamFactory, accesses, registrar_for, stomp_streams
+from runners.events.service import Access, EventService, Login, Stream, StreamFactory, accesses
 from runners.health import Readiness
 from runners.metrics import PrometheusTelemetry, _version
+from runners.registration import Registrar, Target, targets_from_config
 from runners.telemetry import Telemetry
 from runners.wiring import RestPorts
 
 log = logging.getLogger("fedcore.events")
+
 
 def start_events(
     config: FedcoreConfig,
@@ -65,3 +69,39 @@ def start_events(
              len(access))
     service.start()
     return service
+
+
+def registrar_for(
+    config: FedcoreConfig, http_for: Callable[[OfferingConfig, str], WaldurHttp], *, clock: Callable[[], float]
+    = time.monotonic, version: str = "dev", agent_name: str | None = None,
+) -> Registrar:
+    """The :class:`Registrar` of every event-enabled offering of ``config`` (one client per side and token, so
+    ``users/me/`` is read once per token)."""
+    cache: dict[tuple[str, str, str], WaldurHttp] = {}
+
+    def shared(offering: OfferingConfig, side: str) -> WaldurHttp:
+        if side == "A":
+            key = (side, offering.waldur_api_url, offering.waldur_api_token.reveal())
+        else:
+            target = offering.backend_settings
+            key = (side, target.target_api_url, target.target_api_token.reveal())
+        if key not in cache:
+            cache[key] = http_for(offering, side)
+        return cache[key]
+
+    targets: Iterable[Target] = targets_from_config(config.offerings, shared)
+    return Registrar(targets, clock=clock, version=version, agent_name=agent_name)
+
+
+def stomp_streams(*, transport: Transport = "websocket", heartbeat_ms: int = 10_000, prefetch: int = 100,
+                  connect_timeout: float = 10.0) -> StreamFactory:
+    """The factory of :class:`~adapters.stomp.StompEventStream` streams (STOMP over WebSocket by default)."""
+
+    def make(login: Login, access: Access, queues: Sequence[StompQueue], on_connected: Callable[[], None]) -> Stream:
+        return StompEventStream(
+            endpoint=login.endpoint, vhost=login.vhost, login=login.login, passcode=access.passcode, queues=queues,
+            transport=transport, heartbeat_ms=heartbeat_ms, prefetch=prefetch, connect_timeout=connect_timeout,
+            on_connected=on_connected, ca_certs=access.ca_certs,
+        )
+
+    return make
