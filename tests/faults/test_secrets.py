@@ -134,7 +134,7 @@ def test_no_token_in_any_log_line_error_metric_or_status_output(world: World, tm
             until(lambda: done(world, order), "an order done on events")
         finally:
             running.signal(15)
-            code, log = running.wait(30)
+            code, log = running.wait(60)
         texts["event run (stderr)"] = log
         assert code == 0, log[-3000:]
 
