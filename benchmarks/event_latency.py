@@ -23,7 +23,10 @@ Both legs overlap during the run (orders are created while others complete), as 
 Printed: p50, p95, p99 and max of each leg, throughput, and the correctness checks (exactly one B order per A
 order; every A order done). The target from the issue (p95 under 100 ms on loopback) is reported, not asserted.
 
-Run from the repository root: ``.venv/bin/python benchmarks/event_latency.py [--orders N] [--rate R]``.
+Chart (``--chart PATH``, ``_charts``): the distribution (CDF) of each leg with the 100 ms target, and each order's
+latency against the moment it was placed (queueing shows as a rise).
+
+Run from the repository root: ``.venv/bin/python benchmarks/event_latency.py [--orders N] [--rate R] [--chart PATH]``.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import _charts
 import _kit
 import httpx
 import yaml
@@ -210,6 +214,7 @@ def report(args: argparse.Namespace, bench: Bench, fedcore: FedcoreProcess | Non
     ]))
     for failure in bench.failures[:10]:
         print(f"- {failure}")
+    chart(args, bench, placed, first)
     lines = fedcore.lines if fedcore else []
     kinds = Counter(LOG_NOISE.sub("…", line.split(" ", 2)[-1])[:110].strip()
                     for line in lines if " WARNING " in line or " ERROR " in line)
@@ -218,6 +223,41 @@ def report(args: argparse.Namespace, bench: Bench, fedcore: FedcoreProcess | Non
         print()
         print(table(["fedcore warning or error (identifiers and numbers masked)", "Count"],
                     [[f"`{kind}`", n] for kind, n in kinds.most_common(12)]))
+
+
+def chart(args: argparse.Namespace, bench: Bench, placed: list[str], first: float) -> None:
+    """Each leg's CDF with the target, and each order's latency against when it was placed."""
+    legs: dict[str, list[tuple[float, float]]] = {"(a) A created → B exists": [], "(b) B done → A done": []}
+    for a in placed:
+        created = bench.a.created[a] - first
+        if a in bench.b_created_for:
+            legs["(a) A created → B exists"].append((created, (bench.b_created_for[a] - bench.a.created[a]) * 1000))
+        bs = bench.b_of_a.get(a, [])
+        if a in bench.a.done and len(bs) == 1 and bs[0] in bench.b.done:
+            legs["(b) B done → A done"].append((created, (bench.a.done[a] - bench.b.done[bs[0]]) * 1000))
+
+    def distribution(axis: Any) -> None:
+        for name, points in legs.items():
+            ms = [m for _, m in points]
+            _charts.cdf(axis, ms, f"{name}: p95 {percentile(ms, 95):.0f} ms")
+        axis.axvline(TARGET_P95_MS, label=f"target: p95 < {TARGET_P95_MS:g} ms", **_charts.TARGET)
+        axis.axhline(0.95, color="gray", linewidth=0.8, linestyle=":")
+        axis.set_xscale("log")
+        axis.set_xlabel("latency, ms (log scale)")
+        axis.set_ylabel("share of orders at or under")
+        axis.set_title("latency distribution per leg", fontsize="medium")
+
+    def over_time(axis: Any) -> None:
+        for name, points in legs.items():
+            axis.plot([t for t, _ in points], [m for _, m in points], ".", markersize=3, alpha=0.6, label=name)
+        axis.axhline(TARGET_P95_MS, label=f"{TARGET_P95_MS:g} ms", **_charts.TARGET)
+        axis.set_yscale("log")
+        axis.set_xlabel("A order created, seconds since the first")
+        axis.set_ylabel("latency, ms (log scale)")
+        axis.set_title("each order's latency over the run", fontsize="medium")
+
+    _charts.draw(args.chart, "Event mode: A → B and B → A latency", [distribution, over_time],
+                 note=f"{args.orders} orders at {args.rate:g}/s in {args.projects} projects")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--completers", type=int, default=4, help="threads completing B orders (default 4)")
     parser.add_argument("--drain-seconds", type=float, default=240.0,
                         help="how long to wait, after the last order, for every A order to be done (default 240)")
+    _charts.add_option(parser, "event_latency")
     args = parser.parse_args(argv)
     if not _kit.broker_up():
         print("RabbitMQ's Web-STOMP endpoint does not answer on 127.0.0.1:15674: run scripts/broker", file=sys.stderr)

@@ -10,7 +10,10 @@ timed. Per tick: wall time, the calling thread's CPU time (``time.thread_time``:
 since the emulators answer on their own threads) and the whole process's (``time.process_time``: the emulators'
 handling included). Calls are counted by the RestPorts observer and, as a check, at the emulators.
 
-Run from the repository root: ``.venv/bin/python benchmarks/idle_pass.py [--offerings K] [--ticks N]``.
+Chart (``--chart PATH``, ``_charts``): per tick, the calls per offering per pass (target 1), and the wall time and
+CPU time per pass.
+
+Run from the repository root: ``.venv/bin/python benchmarks/idle_pass.py [--offerings K] [--ticks N] [--chart PATH]``.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ import re
 import secrets
 import statistics
 import time
+from collections import Counter
 from typing import Any
 
+import _charts
 import yaml
 from _kit import HOUR, Calls, TimedEmulator, seed_offerings, table
 
@@ -34,8 +39,6 @@ from waldur_emulator.federation import Federation
 
 HEX = re.compile(r"[0-9a-f]{32}|[0-9a-f-]{36}")
 TARGET_CALLS = 1.0
-
-
 
 
 class HourlyClock:
@@ -69,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--offerings", type=int, default=100, help="A offerings, one pass each per tick (default 100)")
     parser.add_argument("--ticks", type=int, default=50, help="timed ticks after one warm-up tick (default 50)")
+    _charts.add_option(parser, "idle_pass")
     args = parser.parse_args(argv)
     load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -83,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     walls: list[float] = []
     threads: list[float] = []
     processes: list[float] = []
+    per_tick: list[int] = []
+    counted: Counter[str] = Counter()
     failed = 0
     try:
         warm = daemon.tick()
@@ -95,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
             threads.append(time.thread_time() - thread)
             processes.append(time.process_time() - process)
             failed += sum(1 for r in report.results if not r.ok)
-        counted = calls.take()
+            taken = calls.take()
+            per_tick.append(sum(taken.values()))
+            counted += taken
     finally:
         daemon.close()
         rest.close()
@@ -127,7 +135,34 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(["Call (RestPorts observer)", "Count", "per pass"],
                 [[f"`{k}`", v, f"{v / passes:.2f}"] for k, v in counted.most_common()]))
+    chart(args, per_tick, walls, threads, processes)
     return 0
+
+
+def chart(args: argparse.Namespace, per_tick: list[int], walls: list[float], threads: list[float],
+          processes: list[float]) -> None:
+    """Calls per offering per pass, and wall and CPU time per pass, tick by tick."""
+    ticks = range(1, len(per_tick) + 1)
+
+    def calls(axis: Any) -> None:
+        axis.plot(ticks, [c / args.offerings for c in per_tick], "o-", markersize=3, label="measured")
+        axis.axhline(TARGET_CALLS, label=f"target: {TARGET_CALLS:g}", **_charts.TARGET)
+        axis.set_ylim(0, max(2.0, max(per_tick, default=0) / args.offerings * 1.2))
+        axis.set_xlabel("tick (one idle order pass of every offering)")
+        axis.set_ylabel("calls per offering per pass")
+        axis.set_title("calls per idle pass", fontsize="medium")
+
+    def cpu(axis: Any) -> None:
+        for values, label in ((walls, "wall time"), (processes, "CPU, whole process (emulators included)"),
+                              (threads, "CPU, fedcore (ticking thread)")):
+            axis.plot(ticks, [v / args.offerings * 1000 for v in values], "o-", markersize=3, label=label)
+        axis.set_ylim(bottom=0)
+        axis.set_xlabel("tick")
+        axis.set_ylabel("ms per idle pass (one offering)")
+        axis.set_title("time per idle pass", fontsize="medium")
+
+    _charts.draw(args.chart, f"Idle order passes over {args.offerings} offerings", [calls, cpu],
+                 note=f"{args.offerings} offerings, {args.ticks} ticks, no added latency, workers=1")
 
 
 if __name__ == "__main__":

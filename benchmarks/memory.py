@@ -15,7 +15,11 @@ built over ``runners.wiring.RestPorts`` and ticked ``--idle`` times (one idle or
 tracemalloc's current size (``--trace``) are sampled every tenth of the run: growth after the first tenth would be
 a leak. Target from issue 11: under 100 MB, no growth; reported, never asserted.
 
-Run from the repository root: ``.venv/bin/python benchmarks/memory.py [--orders N] [--idle N] [--trace]``.
+Chart (``--chart PATH``, ``_charts``): VmRSS after every batch of orders (with the 100 MiB target), and VmRSS
+across the idle passes.
+
+Run from the repository root: ``.venv/bin/python benchmarks/memory.py [--orders N] [--idle N] [--trace]
+[--chart PATH]``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+import _charts
 import httpx
 import yaml
 from _kit import HOUR, ROOT, table
@@ -98,7 +103,10 @@ def by_file(snapshot: tracemalloc.Snapshot, top: int = 8) -> list[list[object]]:
     return rows
 
 
-def orders_phase(args: argparse.Namespace) -> tuple[list[list[object]], list[list[object]]]:
+def orders_phase(
+    args: argparse.Namespace, samples: list[tuple[int, int]]
+) -> tuple[list[list[object]], list[list[object]]]:
+    """Phase 1; ``samples`` gets (orders placed, VmRSS KiB) before the first batch and after each."""
     config = parse(federation_config(fake_federation(), "http://a.example/api/", "http://b.example/api/"))
     worlds: dict[str, MemoryWorld] = {}
 
@@ -118,6 +126,7 @@ def orders_phase(args: argparse.Namespace) -> tuple[list[list[object]], list[lis
     began = time.perf_counter()
     placed = 0
     failed = 0
+    samples.append((0, rss_wired))
     while placed < args.orders:
         batch = [world.a.order_create(projects[(placed + n) % len(projects)], {"node_hours": 1}, name=f"r{placed + n}")
                  for n in range(min(args.batch, args.orders - placed))]
@@ -126,6 +135,7 @@ def orders_phase(args: argparse.Namespace) -> tuple[list[list[object]], list[lis
         for order in world.b.open_orders():
             world.b.provider_finish(order.uuid, OrderState.DONE)
         failed += sum(1 for r in daemon.tick().results if not r.ok)
+        samples.append((placed, status_kib("VmRSS")))
     seconds = time.perf_counter() - began
     done = sum(1 for o in world.a.orders.values() if o.state == OrderState.DONE)
     gc.collect()
@@ -153,7 +163,10 @@ def orders_phase(args: argparse.Namespace) -> tuple[list[list[object]], list[lis
     return rows, held
 
 
-def idle_phase(args: argparse.Namespace) -> tuple[list[list[object]], list[list[object]]]:
+def idle_phase(
+    args: argparse.Namespace, samples: list[tuple[int, int, int]]
+) -> tuple[list[list[object]], list[list[object]]]:
+    """Phase 2; ``samples`` gets (passes, VmRSS KiB, tracemalloc's current bytes) every tenth of the run."""
     tokens = f"staff-a-{secrets.token_hex(16)}", f"staff-b-{secrets.token_hex(16)}"
     a, b = Emulator(staff_token=tokens[0]), Emulator(staff_token=tokens[1])
     clients = [httpx.Client(transport=e.transport(), base_url="http://emulator",
@@ -165,7 +178,6 @@ def idle_phase(args: argparse.Namespace) -> tuple[list[list[object]], list[list[
     config = parse(federation_config(fed, f"{handles[0].base_url}/api/", f"{handles[1].base_url}/api/"))
     rest = RestPorts(config)
     daemon = Daemon(config, ports=rest, modes=["order_process"], workers=1, monotonic=HourlyClock())
-    samples: list[tuple[int, int, int]] = []
     snapshots: list[tracemalloc.Snapshot] = []
     failed = 0
     step = max(1, args.idle // 10)
@@ -209,10 +221,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--projects", type=int, default=50, help="A projects (default 50)")
     parser.add_argument("--idle", type=int, default=1000, help="idle passes over REST (default 1000)")
     parser.add_argument("--trace", action="store_true", help="also tracemalloc (slower): where memory is held")
+    _charts.add_option(parser, "memory")
     args = parser.parse_args(argv)
     load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    rows, held = orders_phase(args)
-    idle, grown = idle_phase(args)
+    by_orders: list[tuple[int, int]] = []
+    by_passes: list[tuple[int, int, int]] = []
+    rows, held = orders_phase(args, by_orders)
+    idle, grown = idle_phase(args, by_passes)
     load_after = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"## Memory: {args.orders} orders (in-memory fakes), then {args.idle} idle passes (REST)\n")
     print(table(["Figure", "Value"], [["load average before / after (1, 5, 15 min)",
@@ -226,7 +241,37 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(table(["Grown between the first and the last sample (tracemalloc, whole process)", "Size", "Blocks"],
                     grown))
+    chart(args, by_orders, by_passes)
     return 0
+
+
+def chart(args: argparse.Namespace, by_orders: list[tuple[int, int]], by_passes: list[tuple[int, int, int]]) -> None:
+    """VmRSS over the orders (target line) and over the idle passes."""
+
+    def orders(axis: Any) -> None:
+        axis.plot([n for n, _ in by_orders], [kib / 1024 for _, kib in by_orders], "o-", markersize=3,
+                  label="VmRSS (fedcore and the fakes' store)")
+        axis.axhline(TARGET_MIB, label=f"target: < {TARGET_MIB:g} MiB", **_charts.TARGET)
+        axis.set_ylim(0, max([TARGET_MIB, *(kib / 1024 for _, kib in by_orders)]) * 1.15)
+        axis.set_xlabel("Create orders processed (in-memory fakes)")
+        axis.set_ylabel("MiB")
+        axis.set_title(f"over {args.orders} orders, batches of {args.batch}", fontsize="medium")
+
+    def idle(axis: Any) -> None:
+        axis.plot([n for n, _, _ in by_passes], [kib / 1024 for _, kib, _ in by_passes], "o-", markersize=3,
+                  label="VmRSS (fedcore and both emulators)")
+        if args.trace:
+            axis.plot([n for n, _, _ in by_passes], [traced / 2**20 for _, _, traced in by_passes], "s-",
+                      markersize=3, label="tracemalloc current")
+        low = min((kib / 1024 for _, kib, _ in by_passes), default=0.0)
+        axis.set_ylim(max(0.0, low - 10), low + 10)
+        axis.set_xlabel("idle order passes (REST, one offering)")
+        axis.set_ylabel("MiB")
+        axis.set_title(f"over {args.idle} idle passes (a flat line: no growth)", fontsize="medium")
+
+    _charts.draw(args.chart, "Memory", [orders, idle],
+                 note=f"{args.orders} orders over {args.projects} projects, then {args.idle} idle passes"
+                      + (", under tracemalloc" if args.trace else ""))
 
 
 if __name__ == "__main__":

@@ -20,8 +20,11 @@ Calls: every request carrying fedcore's A or B token from the moment the first o
 order is done is counted, so a few idle passes (1 call each) at the start are included; the calls of passes
 before the burst are reported separately.
 
+Chart (``--chart PATH``, ``_charts``): A orders created, B orders created and A orders done over time, and the
+calls per order of each endpoint on each server.
+
 Run from the repository root: ``.venv/bin/python benchmarks/order_burst.py [--orders N] [--projects P]
-[--latency-ms L] [--workers W]``.
+[--latency-ms L] [--workers W] [--chart PATH]``.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import _charts
 import _kit
 import httpx
 import yaml
@@ -191,6 +195,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="periods.order_process, in seconds (default 0.5)")
     parser.add_argument("--deadline", type=float, default=600.0,
                         help="seconds to wait for every A order to be done (default 600)")
+    _charts.add_option(parser, "order_burst")
     return parser.parse_args(argv)
 
 
@@ -258,6 +263,36 @@ def report(args: argparse.Namespace, world: World, fedcore: FedcoreProcess, *, p
                     [[f"`{kind}`", count] for kind, count in kinds.most_common(10)]))
     for failure in failures[:5]:
         print(f"- {failure}")
+    chart(args, world, placed, a_calls, b_calls, rate=rate, per_order=per_order)
+
+
+def chart(args: argparse.Namespace, world: World, placed: list[str], a_calls: Counter[str], b_calls: Counter[str],
+          *, rate: float, per_order: float) -> None:
+    """Orders over time (A created, B created, A done), and calls per order by endpoint."""
+    first = min(world.a.created[u] for u in placed)
+    wanted = set(placed)
+    n = len(placed)
+
+    def progress(axis: Any) -> None:
+        _charts.cumulative(axis, [world.a.created[u] - first for u in placed], "A orders created (consumer)")
+        _charts.cumulative(axis, [at - first for at in world.b.created.values()], "B orders created (fedcore)")
+        _charts.cumulative(axis, [at - first for u, at in world.a.done.items() if u in wanted],
+                           "A orders done (fedcore)", linewidth=2)
+        axis.set_xlabel("seconds since the first A order was created")
+        axis.set_ylabel("orders")
+        axis.set_title(f"{n} orders, {rate:.1f} orders/s end to end", fontsize="medium")
+
+    def calls(axis: Any) -> None:
+        rows = [(f"A {k}", v / n) for k, v in a_calls.most_common()] + [(f"B {k}", v / n)
+                                                                          for k, v in b_calls.most_common()]
+        _charts.bars(axis, [k for k, _ in rows], [v for _, v in rows],
+                     color=["tab:blue" if k.startswith("A") else "tab:orange" for k, _ in rows])
+        axis.set_xlabel("calls per order (A blue, B orange)")
+        axis.set_title(f"{per_order:.2f} calls per order in all (target ≤ {TARGET_CALLS:g})", fontsize="medium")
+
+    _charts.draw(args.chart, "Order burst, polling mode", [progress, calls], width=6.5,
+                 note=f"{args.orders} orders, {args.projects} projects, {args.latency_ms:g} ms latency, "
+                      f"--workers {args.workers}, order_process every {args.period_seconds:g} s")
 
 
 def main(argv: list[str] | None = None) -> int:

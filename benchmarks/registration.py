@@ -25,7 +25,11 @@ and ``fedcore run -c <cfg> -m event_process`` as a subprocess (every period an h
 start until its log says every A offering is "on events" (registration, then one STOMP login per object type with
 every queue subscribed, and a catch-up pass per offering).
 
-Run from the repository root: ``.venv/bin/python benchmarks/registration.py [--offerings N] [--latency-ms L]``.
+Chart (``--chart PATH``, ``_charts``): offerings registered over time (phase 1), and A offerings on events over
+time since ``fedcore run`` started (phase 2).
+
+Run from the repository root: ``.venv/bin/python benchmarks/registration.py [--offerings N] [--latency-ms L]
+[--chart PATH]``.
 """
 
 from __future__ import annotations
@@ -43,11 +47,12 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+import _charts
 import _kit
 import yaml
 from _kit import BROKER_WS, HOUR, FedcoreProcess, TimedEmulator, seed_offerings, table
 
-from adapters.config import OfferingConfig, parse_config
+from adapters.config import FedcoreConfig, OfferingConfig, parse_config
 from adapters.waldur.http import WaldurHttp
 from runners.registration import Registrar, State, targets_from_config
 from runners.sandbox import federation_config
@@ -129,35 +134,50 @@ def config(fed: Federation, a_api: str, b_api: str, offerings: list[str]) -> dic
     return {"offerings": entries, "periods": HOUR}
 
 
-def register(text: str, calls: Calls, workers: int, *, trace: bool) -> dict[str, float]:
-    """Phase 1: register every offering of the configuration ``text``; timings and memory (tracemalloc's peak
-    when ``trace``: it slows every thread of the process, the emulator's too, so it is a separate run)."""
-    parsed = parse_config(text)
-    rest = RestPorts(parsed, observer=calls)
-
+def registrar_over(parsed: FedcoreConfig, rest: RestPorts, workers: int) -> Registrar:
+    """The Registrar of ``parsed``'s offerings (A only) over ``rest``'s clients, one client per token, as
+    ``runners.events.service.registrar_for`` shares them (``users/me/`` is read once per client)."""
     shared: dict[tuple[str, str], WaldurHttp] = {}
 
     def http_for(offering: OfferingConfig, side: str) -> WaldurHttp:
-        """One client per token, as ``registrar_for`` shares them (``users/me/`` is read once per client)."""
         assert side == "A", "B's events are off in this benchmark"
         key = (offering.waldur_api_url, offering.waldur_api_token.reveal())
         if key not in shared:
             shared[key] = rest.http("A", key[0], key[1], verify=offering.verify_ssl, ca_bundle=offering.ca_bundle)
         return shared[key]
 
+    return Registrar(targets_from_config(parsed.offerings, http_for), clock=time.monotonic, version="benchmark",
+                     max_workers=workers)
+
+
+def until_registered(registrar: Registrar, samples: list[tuple[float, int]] | None = None) -> Counter[State]:
+    """Tick ``registrar`` every 10 ms until every offering is registered (or one fell back to polling); the
+    states. ``samples`` gets (seconds since the call, offerings registered) at every tick."""
+    start = time.perf_counter()
+    while True:
+        registrar.tick()
+        states = Counter(s.state for s in registrar.status().values())
+        if samples is not None:
+            samples.append((time.perf_counter() - start, states[State.REGISTERED]))
+        if states[State.REGISTERED] == len(registrar.status()) or states[State.POLLING]:
+            return states
+        time.sleep(0.01)
+
+
+def register(text: str, calls: Calls, workers: int, *, trace: bool,
+             samples: list[tuple[float, int]] | None = None) -> dict[str, float]:
+    """Phase 1: register every offering of the configuration ``text``; timings and memory (tracemalloc's peak
+    when ``trace``: it slows every thread of the process, the emulator's too, so it is a separate run).
+    ``samples`` gets (seconds since the start, offerings registered) at every tick."""
+    parsed = parse_config(text)
+    rest = RestPorts(parsed, observer=calls)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if trace:
         tracemalloc.start()
     start = time.perf_counter()
-    registrar = Registrar(targets_from_config(parsed.offerings, http_for), clock=time.monotonic,
-                          version="benchmark", max_workers=workers)
+    registrar = registrar_over(parsed, rest, workers)
     try:
-        while True:
-            registrar.tick()
-            states = Counter(s.state for s in registrar.status().values())
-            if states[State.REGISTERED] == len(registrar.status()) or states[State.POLLING]:
-                break
-            time.sleep(0.01)
+        states = until_registered(registrar, samples)
         elapsed = time.perf_counter() - start
         _, peak = tracemalloc.get_traced_memory() if trace else (0, 0)
         calls.freeze()
@@ -175,12 +195,20 @@ def register(text: str, calls: Calls, workers: int, *, trace: bool) -> dict[str,
             "registered": states[State.REGISTERED], "failed": len(failed), "closing": closing}
 
 
-def on_events(path: Path, count: int, deadline: float) -> tuple[float, int]:
-    """Phase 2: ``fedcore run -m event_process`` until every A offering is on events; (seconds, exit code)."""
+def on_events(path: Path, count: int, deadline: float, samples: list[tuple[float, int]]) -> tuple[float, int]:
+    """Phase 2: ``fedcore run -m event_process`` until every A offering is on events; (seconds, exit code).
+    ``samples`` gets (seconds since the process started, A offerings on events) whenever that count changes."""
+    start = time.perf_counter()
     fedcore = FedcoreProcess("-c", str(path), "-m", "event_process")
+
+    def all_on_events() -> bool:
+        on = fedcore.count(" A offering ", ": on events")
+        if not samples or samples[-1][1] != on:
+            samples.append((time.perf_counter() - start, on))
+        return on >= count
+
     try:
-        seconds = fedcore.wait_for(lambda: fedcore.count(" A offering ", ": on events") >= count,
-                                   f"{count} A offerings on events", deadline)
+        seconds = fedcore.wait_for(all_on_events, f"{count} A offerings on events", deadline)
     finally:
         code = fedcore.stop(60)
     return seconds, code
@@ -194,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", action=argparse.BooleanOptionalAction, default=None,
                         help="phase 2, fedcore on events (default: when scripts/broker answers)")
     parser.add_argument("--events-deadline", type=float, default=240.0, help="seconds phase 2 may take (default 240)")
+    _charts.add_option(parser, "registration")
     args = parser.parse_args(argv)
     events = _kit.broker_up() if args.events is None else args.events
     if events and not _kit.broker_up():
@@ -201,8 +230,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     calls = Calls()
+    registered: list[tuple[float, int]] = []
+    on: list[tuple[float, int]] = []
     with World(args.offerings, NullEventBus(), args.latency_ms) as world:
-        figures = register(world.text, calls, args.workers, trace=False)
+        figures = register(world.text, calls, args.workers, trace=False, samples=registered)
         busy = (world.a.busy, world.a.requests)
         setup, uuids = world.setup, world.uuids
     with World(args.offerings, NullEventBus(), args.latency_ms) as world:
@@ -213,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
                 tempfile.TemporaryDirectory(prefix="fedcore-bench-") as directory:
             path = Path(directory) / "config.yaml"
             path.write_text(world.text, "utf-8")
-            seconds, code = on_events(path, len(world.uuids), args.events_deadline)
+            seconds, code = on_events(path, len(world.uuids), args.events_deadline, on)
             phase2 = {"seconds": seconds, "code": code, "setup": world.setup, "busy": world.a.busy,
                       "requests": world.a.requests}
 
@@ -253,7 +284,37 @@ def main(argv: list[str] | None = None) -> int:
                  for k, n in sorted(calls.registration.items(), key=lambda kv: -kv[1])]))
     print()
     print(table(["HTTP status (registration and close)", "Count"], sorted(calls.statuses.items())))
+    chart(args, len(uuids), registered, on)
     return 0
+
+
+def chart(args: argparse.Namespace, count: int, registered: list[tuple[float, int]],
+          on: list[tuple[float, int]]) -> None:
+    """Offerings registered over time (phase 1), and on events over time (phase 2, when it ran)."""
+
+    def phase1(axis: Any) -> None:
+        axis.step([0.0, *(t for t, _ in registered)], [0, *(n for _, n in registered)], where="post",
+                  label=f"registered ({args.workers} workers)")
+        axis.axhline(count, color="gray", linewidth=0.8, linestyle=":")
+        axis.set_xlabel("seconds since the Registrar started")
+        axis.set_ylabel("A offerings")
+        axis.set_title(f"phase 1: {count} offerings registered in {registered[-1][0]:.1f} s" if registered
+                       else "phase 1", fontsize="medium")
+
+    def phase2(axis: Any) -> None:
+        if on:
+            axis.step([0.0, *(t for t, _ in on)], [0, *(n for _, n in on)], where="post",
+                      label="on events (log says so)", color="tab:green")
+            axis.set_title(f"phase 2: fedcore run -m event_process, all on events after {on[-1][0]:.0f} s",
+                           fontsize="medium")
+        else:
+            axis.set_title("phase 2 not run (no broker, or --no-events)", fontsize="medium")
+        axis.axhline(count, color="gray", linewidth=0.8, linestyle=":")
+        axis.set_xlabel("seconds since fedcore run started")
+        axis.set_ylabel("A offerings")
+
+    _charts.draw(args.chart, "Event registration of many offerings", [phase1, phase2],
+                 note=f"{count} offerings, {args.latency_ms:g} ms added per request on A")
 
 
 if __name__ == "__main__":
