@@ -7,7 +7,10 @@
 A *job* is one offering in one mode. Each job runs on its own schedule (:class:`~runners.schedule.Scheduler`) in
 its own thread, so a slow or failing offering never holds up another; the order batches of all offerings (one A
 project each) share one bounded worker pool. Orders whose turn ended on a failing call back off exponentially
-(:class:`~runners.schedule.OrderBackoff`) while the others go on every pass.
+(:class:`~runners.schedule.OrderBackoff`) while the others go on every pass. Under :meth:`~Daemon.run_until_stopped`
+an order pass that submitted B orders comes back to them in follow-up rounds as soon as a worker would idle
+(:class:`runners.jobs._Rounds`), so what B finishes at once does not wait a period; :meth:`~Daemon.tick` (tests,
+``--once``, ``--dry-run``) runs each pass as one round.
 
 :meth:`Daemon.stop` only sets a flag (signal handlers call it): no new job or order batch starts, the jobs in
 flight finish, and :meth:`~Daemon.run_until_stopped` returns once they have, or when ``shutdown_timeout`` runs out.
@@ -23,11 +26,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
+import attrs
 from attrs import frozen
 
 from adapters.config import FedcoreConfig
 from runners.exitcodes import ExitCode
-from runners.jobs import JobContext, JobResult, run_job
+from runners.jobs import FOLLOW_UP_ROUNDS, JobContext, JobResult, run_job
 from runners.schedule import BackoffPolicy, OrderBackoff, Period, Scheduler, resolve_periods
 from runners.telemetry import NullTelemetry, Telemetry
 from runners.wiring import Mode, OfferingServices, PortsFactory, build_offering
@@ -93,7 +97,9 @@ class Daemon:
     ``ports`` builds each offering's ports (:class:`~runners.wiring.RestPorts` for real Waldurs); ``telemetry``
     hears of every pass and order; ``periods`` (seconds per mode) default to the configuration's ``periods``,
     then the agent's environment variables in ``environ``, then fedcore's defaults. ``workers=1`` runs every job
-    and order in the calling thread. ``monotonic`` and ``wall`` are the clocks (tests pass fakes).
+    and order in the calling thread. ``monotonic`` and ``wall`` are the clocks (tests pass fakes). ``follow_ups``:
+    the follow-up rounds an order pass may add, in :meth:`tick` and :meth:`run_until_stopped` alike; by default
+    :data:`~runners.jobs.FOLLOW_UP_ROUNDS` under :meth:`run_until_stopped` with a pool, none otherwise.
     """
 
     def __init__(
@@ -109,6 +115,7 @@ class Daemon:
         backoff: BackoffPolicy | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        follow_ups: int | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
@@ -138,8 +145,10 @@ class Daemon:
         self._order_pool = order_pool
         self._context = JobContext(
             self.telemetry, self.backoff, order_pool, self._stop.is_set, timezone=config.timezone,
-            reporting_periods=config.reporting_periods, monotonic=monotonic, wall=wall,
+            reporting_periods=config.reporting_periods, monotonic=monotonic, wall=wall, follow_ups=follow_ups or 0,
         )  # fmt: skip
+        rolling = (FOLLOW_UP_ROUNDS if threaded else 0) if follow_ups is None else follow_ups
+        self._rolling = attrs.evolve(self._context, follow_ups=rolling)  # the same locks, links and backoff
 
     def _wire(self, config: FedcoreConfig, ports: PortsFactory) -> tuple[Job, ...]:
         jobs: list[Job] = []
@@ -195,7 +204,7 @@ class Daemon:
     def tick(self) -> TickReport:
         """Run every job that is due (every job on the first call) once, and wait for them all."""
         with self._lock:
-            started = [self._start(job) for job in self._scheduler.due(self._monotonic())]
+            started = [self._start(job, self._context) for job in self._scheduler.due(self._monotonic())]
         return TickReport(tuple(future.result() for future in started))
 
     def run_until_stopped(self, *, shutdown_timeout: float = 30.0) -> ExitCode:
@@ -207,7 +216,7 @@ class Daemon:
         while not self._stop.is_set():
             with self._lock:
                 for job in self._scheduler.due(self._monotonic()):
-                    self._start(job)
+                    self._start(job, self._rolling)
                 wait = self._scheduler.seconds_to_next(self._monotonic())
             self._wake.wait(wait)
             self._wake.clear()
@@ -228,10 +237,10 @@ class Daemon:
         self._job_pool.shutdown(wait=False, cancel_futures=True)
         self._order_pool.shutdown(wait=False, cancel_futures=True)
 
-    def _start(self, job: Job) -> cf.Future[JobResult]:
+    def _start(self, job: Job, context: JobContext) -> cf.Future[JobResult]:
         """Start ``job`` (the caller holds the lock)."""
         self._scheduler.started(job, self._monotonic())
-        future = self._job_pool.submit(run_job, job.services, job.mode, self._context)
+        future = self._job_pool.submit(run_job, job.services, job.mode, context)
         self._running[job] = future
         requested = self._requested.pop(job, None)
         if requested is not None:

@@ -7,6 +7,7 @@ passes hand their batches (one A project each) to the daemon's bounded worker po
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -60,6 +61,8 @@ class JobContext:
     """Held per (offering, A project) by order batches and by event handlers."""
     links: OrderLinks = Factory(OrderLinks)
     """B order -> A order, for B order events."""
+    follow_ups: int = 0
+    """Follow-up rounds an order pass may add to its first (see :class:`_Rounds`); 0 with no pool to fill."""
 
 
 def run_job(services: OfferingServices, mode: Mode, ctx: JobContext) -> JobResult:
@@ -84,33 +87,119 @@ def run_job(services: OfferingServices, mode: Mode, ctx: JobContext) -> JobResul
 
 # order_process -------------------------------------------------------------------------------------------------
 
+FOLLOW_UP_ROUNDS = 10
+"""Follow-up rounds one order pass may add to its first (:attr:`JobContext.follow_ups` when the daemon has a pool)."""
+
 
 def _orders(services: OfferingServices, ctx: JobContext) -> tuple[bool, str]:
-    name = services.name
-    versions = ctx.locks.versions(name)  # before the listing: a lock released after it makes a batch stale
-    opened = services.orders.open_pass(skip=ctx.backoff.blocked(name, ctx.monotonic()))
-    _report_waiting(services, opened.listed, ctx)
-    futures = [ctx.order_pool.submit(_batch, services, opened, batch, ctx, versions) for batch in opened.batches]
-    batches = [f.result() for f in futures]
-    outcomes = [o for b in batches for o in b.outcomes]
-    moved = sum(b.moved for b in batches)
-    unread = sum(b.unread for b in batches)
-    ctx.backoff.keep_only(name, {o.uuid for o in opened.listed})
-    unstarted = len(opened.orders) - len(outcomes) - moved - unread
-    counts = _counts(o.status for o in outcomes)
-    faults = sum(1 for o in outcomes if o.fault) + unread
-    summary = f"{len(opened.listed)} open order(s): {counts or 'none processed'}"
-    if opened.skipped:
-        summary += f"; {len(opened.skipped)} in backoff"
-    if faults:
-        summary += f"; {faults} failed call(s)"
-    if moved:
-        summary += f"; {moved} finished meanwhile by events"
-    if unread:
-        summary += f"; {unread} could not be read again"
-    if unstarted:
-        summary += f"; {unstarted} not started (stopping)"
-    return faults == 0 and unstarted == 0, summary
+    rounds = _Rounds(services, ctx)
+    rounds.open()
+    while rounds.pending:
+        done, _ = cf.wait(rounds.pending, return_when=cf.FIRST_COMPLETED)
+        rounds.collect(done)
+        if rounds.may_follow_up():
+            rounds.open()
+    return rounds.verdict()
+
+
+class _Rounds:
+    """One order pass: a first round over every A project, then follow-up rounds while there is work they can do.
+
+    A round lists A's open orders and hands each project's batch to the pool, except the projects whose batch of
+    an earlier round is still running (their orders wait for a later round or pass). Once a batch has submitted B
+    orders (a turn wrote and now waits, typically on B), the pass does not wait a whole period to come back to
+    them: as soon as none of its batches is left queued (a worker would otherwise idle), it lists again and gives
+    the projects whose batch has ended another turn (completing what B has finished meanwhile, starting orders
+    placed since). A round that finds nothing to write adds no other; an idle pass costs its one listing.
+    """
+
+    def __init__(self, services: OfferingServices, ctx: JobContext) -> None:
+        self.services, self.ctx = services, ctx
+        self.pending: set[cf.Future[_Batch]] = set()
+        self.rounds = 0
+        self.seen: set[Uuid] = set()
+        self.last_listed: tuple[Order, ...] = ()
+        self.in_backoff = 0
+        self.outcomes: dict[Uuid, OrderOutcome] = {}
+        self.moved = self.unread = self.unstarted = self.faults = 0
+        self._running: dict[Uuid, cf.Future[_Batch]] = {}  # A project -> its latest batch
+        self._batches: dict[cf.Future[_Batch], tuple[Uuid, int]] = {}  # batch -> (A project, orders in it)
+        self._follow = False
+
+    def open(self) -> None:
+        """List A's open orders and hand the batch of every project not running to the pool."""
+        ctx, name = self.ctx, self.services.name
+        busy = {p for p, f in self._running.items() if not f.done()}  # a finished batch has released its lock
+        versions = ctx.locks.versions(name)  # before the listing: a lock released after it makes a batch stale
+        try:
+            opened = self.services.orders.open_pass(skip=ctx.backoff.blocked(name, ctx.monotonic()))
+        except PortError as exc:
+            if not self.rounds:
+                raise
+            log.warning("order_process follow-up round not started: %s", exc,
+                        extra={"offering": name, "mode": "order_process"})
+            self.faults += 1
+            self._follow = False
+            return
+        if not self.rounds:
+            self.in_backoff = len(opened.skipped)
+        self.rounds += 1
+        self._follow = False
+        self.last_listed = opened.listed
+        self.seen.update(o.uuid for o in opened.listed)
+        _report_waiting(self.services, opened.listed, ctx)
+        for batch in opened.batches:
+            project = batch[0].project_uuid
+            if project in busy:
+                continue
+            future = ctx.order_pool.submit(_batch, self.services, opened, batch, ctx, versions)
+            self._running[project] = future
+            self._batches[future] = (project, len(batch))
+            self.pending.add(future)
+
+    def collect(self, done: Iterable[cf.Future[_Batch]]) -> None:
+        """Book finished batches (a batch that raised raises here, as the pass's bug)."""
+        for future in done:
+            self.pending.discard(future)
+            _, size = self._batches.pop(future)
+            batch = future.result()
+            self.outcomes.update((o.order_uuid, o) for o in batch.outcomes)
+            self.moved += batch.moved
+            self.unread += batch.unread
+            self.unstarted += size - len(batch.outcomes) - batch.moved - batch.unread
+            self._follow |= any(o.steps and not o.fault and o.status in _FOLLOWED for o in batch.outcomes)
+
+    def may_follow_up(self) -> bool:
+        """Whether to start a follow-up round now: a finished batch wrote and waits, none of this pass's batches is
+        still queued, rounds are left, and the daemon is not stopping."""
+        return (self._follow and self.rounds <= self.ctx.follow_ups and not self.ctx.stopping()
+                and all(f.running() or f.done() for f in self.pending))
+
+    def verdict(self) -> tuple[bool, str]:
+        """Whether every order's turn went without a failing call, and the pass's summary."""
+        name, ctx = self.services.name, self.ctx
+        ctx.backoff.keep_only(name, {o.uuid for o in self.last_listed})
+        outcomes = self.outcomes.values()
+        faults = self.faults + sum(1 for o in outcomes if o.fault) + self.unread
+        counts = _counts(o.status for o in outcomes)
+        summary = f"{len(self.seen)} open order(s): {counts or 'none processed'}"
+        if self.rounds > 1:
+            summary += f" in {self.rounds} rounds"
+        if self.in_backoff:
+            summary += f"; {self.in_backoff} in backoff"
+        if faults:
+            summary += f"; {faults} failed call(s)"
+        if self.moved:
+            summary += f"; {self.moved} finished meanwhile by events"
+        if self.unread:
+            summary += f"; {self.unread} could not be read again"
+        if self.unstarted:
+            summary += f"; {self.unstarted} not started (stopping)"
+        return faults == 0 and self.unstarted == 0, summary
+
+
+_FOLLOWED = frozenset({"waiting", "retrying"})
+"""Outcomes after which an order that was written to this turn is worth a follow-up round."""
 
 
 def _report_waiting(services: OfferingServices, listed: Sequence[Order], ctx: JobContext) -> None:
