@@ -154,13 +154,14 @@ class ProjectKey:
 
 @frozen
 class Project:
-    """A project on B (or A)."""
+    """A project on B (or A). ``created`` orders projects that share a ``backend_id`` (the oldest one serves)."""
 
     uuid: Uuid = field(converter=normalize_uuid)
     name: str
     customer_uuid: Uuid = field(converter=normalize_uuid)
     backend_id: str = ""
     description: str = ""
+    created: dt.datetime | None = None
 
 
 @frozen

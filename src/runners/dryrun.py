@@ -251,6 +251,14 @@ class DryTargetMarketplace(_Recorder):
         """Read through."""
         return self._orders.get_order(order_uuid)
 
+    def list_keyed_creates(self, modified_after: dt.datetime) -> Sequence[Order]:
+        """Read through."""
+        return self._orders.list_keyed_creates(modified_after)
+
+    def delete_order(self, order_uuid: Uuid) -> None:
+        """Recorded."""
+        self._would("delete_order", f"B order {order_uuid} (a duplicate)")
+
     # TargetResources
     def get_resource(self, resource_uuid: Uuid) -> Resource:
         """Read through."""
@@ -274,6 +282,10 @@ class DryTargetMarketplace(_Recorder):
         made_up = Project(made_up_uuid("project", key.backend_id), name, self._b_customer, key.backend_id, description)
         self._would("create_project", f"{name!r} with backend_id {key.backend_id} (made-up B project {made_up.uuid})")
         return made_up
+
+    def delete_project(self, project_uuid: Uuid) -> None:
+        """Recorded."""
+        self._would("delete_project", f"B project {project_uuid} (a duplicate)")
 
     def list_members(self, project_uuid: Uuid) -> Sequence[Member]:
         """Read through."""

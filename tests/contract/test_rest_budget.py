@@ -73,9 +73,11 @@ def test_a_hundred_create_orders_over_ten_projects_cost_at_most_8_calls_each(kit
     assert all(keys[idempotency_key(uuid)] == 1 for uuid in placed)
 
 
-def test_the_first_order_in_a_new_project_costs_at_most_11_calls(kit: Kit) -> None:
+def test_the_first_order_in_a_new_project_costs_at_most_14_calls(kit: Kit) -> None:
     """10 calls, plus one: a B project not found under fedcore's spelling of its key is looked up once more under
-    the existing agent's (hyphenated), so that a project it federated is never made twice after a migration."""
+    the existing agent's (hyphenated), so that a project it federated is never made twice after a migration; plus
+    three looks for a second replica's work (docs/scaling.md): the B project again after creating it, the key
+    again after submitting, and once more before completing."""
     processor = kit.processor()
     first = kit.order_create(kit.new_project("first"), {"cpu": 1})
     kit.forget_traffic()
@@ -88,8 +90,8 @@ def test_the_first_order_in_a_new_project_costs_at_most_11_calls(kit: Kit) -> No
     passes = until_done(kit, processor, {order.uuid})
     report = f"the first order in a new project, {passes} passes: {figures(kit, 1)}"
     print(report)
-    assert kit.a.calls + kit.b.calls <= 11, report
-    assert cold <= 12, cold_report
+    assert kit.a.calls + kit.b.calls <= 14, report
+    assert cold <= 15, cold_report
 
 
 def test_a_pass_with_nothing_to_do_costs_exactly_one_call(kit: Kit) -> None:

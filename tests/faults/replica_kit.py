@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Any
 
 import attrs
-from storm_kit import Fedcore, Running, World, a_states, b_orders_by_key, place_orders, spread_projects, until
+from storm_kit import KEY, Fedcore, Running, World, a_states, b_orders_by_key, place_orders, spread_projects, until
 
 from waldur_emulator.faults import FaultRule
 
@@ -40,13 +40,17 @@ class Census:
     a_resources_dangling: list[str]
     """A resources whose ``backend_id`` names no B resource (or is empty)."""
     keys_with_several_b_orders: dict[str, list[str]]
-    """A order -> the B Create orders carrying its key, when more than one does."""
+    """A order -> the live B Create orders carrying its key, when more than one does (live: not failed, and its
+    resource not terminated; a deleted B order is gone from B altogether)."""
     unlinked_b_resources: list[str]
-    """B resources of the offering that no A resource links."""
+    """B resources of the offering that no A resource links and that are not terminated."""
     b_projects_per_a_project: dict[str, int]
-    """B project ``backend_id`` (``<A customer>_<A project>``) -> how many B projects carry it, when more than one."""
+    """B project ``backend_id`` (``<A customer>_<A project>``) -> how many B projects carry it, when more than one
+    (deleted projects not counted)."""
     b_orders: int
     b_resources: int
+    repaired: dict[str, int]
+    """What the replicas undid: B orders deleted, B resources terminated, B projects deleted."""
 
     @property
     def duplicates(self) -> dict[str, int]:
@@ -69,15 +73,22 @@ def census(world: World, orders: list[str]) -> Census:
         resource_links = {r: bare(a.state.resources[r].backend_id) for r in set(resources.values())}
     with b.locked():
         b_order_uuids = set(b.state.orders)
-        b_resources = {r.uuid for r in b.state.resources.values() if r.offering_uuid == world.fed.b.offering_uuid}
-        b_projects = Counter(str(p.backend_id) for p in b.state.projects.values() if p.backend_id)
+        offering = [r for r in b.state.resources.values() if r.offering_uuid == world.fed.b.offering_uuid]
+        b_resources = {r.uuid for r in offering}
+        live_resources = {r.uuid for r in offering if r.state != "Terminated"}
+        live_orders = {o.uuid for o in b.state.orders.values()
+                       if o.state not in ("erred", "canceled", "rejected") and o.resource_uuid in live_resources}
+        b_projects = Counter(str(p.backend_id) for p in b.state.projects.values() if p.backend_id and not p.is_removed)
+        removed_projects = sum(1 for p in b.state.projects.values() if p.is_removed)
+        discards = sum(1 for o in b.state.orders.values()
+                       if str(o.attributes.get(KEY, "")).startswith("fedcore-discard:"))
     by_b_order: dict[str, list[str]] = {}
     for a_order, link in order_links.items():
         by_b_order.setdefault(link, []).append(a_order)
     by_b_resource: dict[str, list[str]] = {}
     for a_resource, link in resource_links.items():
         by_b_resource.setdefault(link, []).append(a_resource)
-    keyed = b_orders_by_key(b)
+    keyed = {k: [o for o in v if o in live_orders] for k, v in b_orders_by_key(b).items()}
     return Census(
         a_states=dict(a_states(a, orders)),
         a_orders_sharing_a_b_order={k: v for k, v in by_b_order.items() if k and len(v) > 1},
@@ -85,10 +96,11 @@ def census(world: World, orders: list[str]) -> Census:
         a_orders_dangling=sorted(o for o, link in order_links.items() if link not in b_order_uuids),
         a_resources_dangling=sorted(r for r, link in resource_links.items() if link not in b_resources),
         keys_with_several_b_orders={k: v for k, v in keyed.items() if k in order_links and len(v) > 1},
-        unlinked_b_resources=sorted(b_resources - set(resource_links.values())),
+        unlinked_b_resources=sorted(live_resources - set(resource_links.values())),
         b_projects_per_a_project={k: n for k, n in b_projects.items() if n > 1},
         b_orders=len(b_order_uuids),
         b_resources=len(b_resources),
+        repaired={"B resources terminated": discards, "B projects deleted": removed_projects},
     )
 
 
@@ -107,8 +119,11 @@ class Replicas:
     def figures(self) -> str:
         """One line for the test's output and the xfail reason."""
         dup = ", ".join(f"{k}: {v}" for k, v in self.census.duplicates.items())
+        deleted = sum(log.count("DeleteDuplicate") for log in self.logs)
+        repaired = ", ".join(f"{k}: {v}" for k, v in {"B orders deleted (log lines)": deleted,
+                                                         **self.census.repaired}.items())
         return (f"{len(self.orders)} orders done in {self.seconds_to_done:.1f} s; B holds {self.census.b_orders} "
-                f"orders and {self.census.b_resources} resources; {dup}")
+                f"orders and {self.census.b_resources} resources; left: {dup}; repaired: {repaired}")
 
 
 B_CREATIONS = ("^/api/projects/$", "^/api/marketplace-orders/$")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid as uuid_lib
 from collections.abc import Callable
 
+import attrs
 import pytest
 from attrs import evolve
 from hypothesis import given
@@ -85,9 +86,13 @@ def test_only_a_404_on_the_single_read_means_gone_and_the_error_quotes_it(world:
     world.run()
     b_order = world.b_order_for(order.uuid)
     world.b.unlisted.add(b_order)
-    world.faults.fail_next("get_order")
+    world.faults.fail_next("find_orders")  # the keyed listing of its B project, which a Create's link looks in next
     world.run()
     assert world.a.orders[order.uuid].state == OrderState.EXECUTING  # a failed read is never "absent"
+    world.faults.fail_next("get_order")
+    world.b.orders[b_order] = attrs.evolve(world.b.orders[b_order], key="")  # in no keyed listing: read alone
+    world.run()
+    assert world.a.orders[order.uuid].state == OrderState.EXECUTING
     del world.b.orders[b_order]
     world.run()
     a_order = world.a.orders[order.uuid]
@@ -190,7 +195,7 @@ def test_a_failing_b_resource_read_is_made_once_per_pass(world: World) -> None:
 # 6. "Newest wins" in find_orders ---------------------------------------------------------------------------
 
 
-def test_of_two_b_orders_with_one_key_the_oldest_is_adopted_and_the_other_reported(world: World) -> None:
+def test_of_two_b_orders_with_one_key_the_oldest_is_adopted_and_the_other_deleted(world: World) -> None:
     order = world.a.order_create(world.project, {"cpu": 2})
     world.a.approve(order.uuid)
     world.faults.crash_after_writes(2)  # project created, B order submitted, then the agent dies
@@ -201,7 +206,9 @@ def test_of_two_b_orders_with_one_key_the_oldest_is_adopted_and_the_other_report
     second = world.b.create_order(NewOrder(project.uuid, idempotency_key(order.uuid), {"cpu_b": 4}))
     report = world.run()
     assert world.a.orders[order.uuid].link == first.uuid
-    assert report.outcomes[0].duplicates == (second.uuid,)
+    assert report.outcomes[0].duplicates == ()
+    assert report.outcomes[0].repairs == (f"delete B order {second.uuid}, a duplicate",)
+    assert world.b.orders_with_key(idempotency_key(order.uuid)) == [world.b.orders[first.uuid]]
 
 
 def _keyed(uuid: int, minute: int | None) -> Order:

@@ -70,7 +70,7 @@ class Marketplace:
             raise NotFound(f"resource {uuid} not found", where=self.side, status=404) from None
 
     def _set_order(self, order: Order, **changes: object) -> Order:
-        updated = evolve(order, **changes)  # type: ignore[arg-type]
+        updated = evolve(order, **{"modified": self._now(), **changes})  # type: ignore[arg-type]
         self.orders[order.uuid] = updated
         return updated
 
@@ -95,8 +95,7 @@ class Marketplace:
             project_uuid=project.project_uuid if isinstance(project, Resource) else project.uuid,
             customer_uuid=customer_uuid,
             resource_uuid=resource_uuid,
-            created=self._now(),
-            **fields,  # type: ignore[arg-type]
+            **{"created": (now := self._now()), "modified": now, **fields},  # type: ignore[arg-type]
         )
         self.orders[order.uuid] = order
         return order

@@ -18,6 +18,7 @@ from adapters.memory.faults import Faults
 from fedcore.enums import OrderState, OrderType, ResourceState
 from fedcore.errors import Conflict, NotFound, PermanentError
 from fedcore.ids import Uuid
+from fedcore.lifecycle import a_order_of_key, choose_project
 from fedcore.model import Member, NewOrder, Order, Project, ProjectKey, Resource, UserIdentity
 
 
@@ -230,8 +231,7 @@ class MemoryTarget(Marketplace):
     def find_project(self, key: ProjectKey) -> Project | None:
         """The project whose backend_id names the key's A project (fedcore's spelling, or the existing agent's)."""
         self._call("find_project")
-        named = [p for p in self.projects.values() if key.names(p.backend_id)]
-        found = min(named, key=lambda p: p.uuid) if named else None
+        found = choose_project(p for p in self.projects.values() if key.names(p.backend_id))
         self._done("find_project", write=False)
         return found
 
@@ -240,11 +240,23 @@ class MemoryTarget(Marketplace):
         self._call("create_project")
         if not name:
             raise PermanentError('{"name": ["This field may not be blank."]}', where="B", status=400)
-        project = Project(self.new_uuid(), name, self.customer_uuid, key.backend_id, description)
+        project = Project(self.new_uuid(), name, self.customer_uuid, key.backend_id, description, self._now())
         self.projects[project.uuid] = project
         self.members[project.uuid] = []
         self._done("create_project")
         return project
+
+    def delete_project(self, project_uuid: Uuid) -> None:
+        """Remove the project; 409 while a resource in it is not Terminated, NotFound when it is gone."""
+        self._call("delete_project")
+        if project_uuid not in self.projects:
+            raise NotFound(f"project {project_uuid}", where="B", status=404)
+        if any(r.project_uuid == project_uuid and r.state != ResourceState.TERMINATED
+               for r in self.resources.values()):
+            raise Conflict("Project has active resources.", where="B", status=409)
+        del self.projects[project_uuid]
+        self.members.pop(project_uuid, None)
+        self._done("delete_project")
 
     def list_members(self, project_uuid: Uuid) -> Sequence[Member]:
         """Every role of every user in the project, each user as B knows them now."""
@@ -349,6 +361,27 @@ class MemoryTarget(Marketplace):
         order = self.order(order_uuid)
         self._done("get_order", write=False)
         return order
+
+    def list_keyed_creates(self, modified_after: dt.datetime) -> Sequence[Order]:
+        """Create orders modified at or after ``modified_after`` (the fake's own clock) that carry fedcore's key."""
+        self._call("list_keyed_creates")
+        found = [o for o in self.orders.values() if o.type == OrderType.CREATE and a_order_of_key(o.key)
+                 and o.modified is not None and o.modified >= modified_after]
+        self._done("list_keyed_creates", write=False)
+        return found
+
+    def delete_order(self, order_uuid: Uuid) -> None:
+        """Delete a pending-consumer or pending-provider order (its Creating resource goes with it); 409 once it
+        has moved on, NotFound when it is gone."""
+        self._call("delete_order")
+        order = self.order(order_uuid)
+        if order.state not in (OrderState.PENDING_CONSUMER, OrderState.PENDING_PROVIDER):
+            raise Conflict(f"order {order_uuid} is {order.state}", where="B", status=409)
+        del self.orders[order_uuid]
+        resource = self.resources.get(order.resource_uuid) if order.resource_uuid else None
+        if order.type == OrderType.CREATE and resource is not None and resource.state == ResourceState.CREATING:
+            self._set_resource(resource, state=ResourceState.TERMINATED)
+        self._done("delete_order")
 
     def list_resources(self) -> Sequence[Resource]:
         """Every resource of the offering under fedcore's customer."""

@@ -38,6 +38,7 @@ from adapters.waldur.wire import (
 from fedcore.enums import OrderState
 from fedcore.errors import NotFound, PermanentError, PortError
 from fedcore.ids import Uuid
+from fedcore.lifecycle import a_order_of_key, choose_project
 from fedcore.model import Member, NewOrder, Order, Project, ProjectKey, Resource
 
 log = logging.getLogger(__name__)
@@ -190,7 +191,7 @@ class TargetMarketplace:
             found = structure_list(self._http.list(path, params, fields=PROJECT_FIELDS), WireProject, where)
             named = [to_domain(where, project_to_domain, p) for p in found if key.names(p.backend_id or "")]
             if named:
-                return min(named, key=lambda p: p.uuid)
+                return choose_project(named)
         return None
 
     def create_project(self, key: ProjectKey, name: str, description: str) -> Project:
@@ -201,6 +202,10 @@ class TargetMarketplace:
         data = self._http.post(path, body, idempotent=False)
         where = self._http.where("POST", path)
         return to_domain(where, project_to_domain, structure(data, WireProject, where))
+
+    def delete_project(self, project_uuid: Uuid) -> None:
+        """``DELETE projects/{uuid}/`` (Waldur refuses it, 409, while the project holds resources)."""
+        self._http.delete(f"projects/{project_uuid}/")
 
     def list_members(self, project_uuid: Uuid) -> Sequence[Member]:
         """Every role of every user in the project (all pages)."""
@@ -328,6 +333,19 @@ class TargetMarketplace:
         """One B order; NotFound on 404."""
         path = f"marketplace-orders/{order_uuid}/"
         return _order(self._http.get(path, fields=ORDER_FIELDS), self._http.where("GET", path))
+
+    def list_keyed_creates(self, modified_after: dt.datetime) -> Sequence[Order]:
+        """``GET marketplace-orders/?offering_uuid=…&type=Create&modified=…`` (Waldur's ``modified`` means "after"),
+        keeping the orders whose attributes carry fedcore's key."""
+        path = "marketplace-orders/"
+        params: Params = [("offering_uuid", self.offering_uuid), ("type", "Create"),
+                          ("modified", modified_after.astimezone(dt.UTC).isoformat())]
+        found = _orders(self._http.list(path, params, fields=ORDER_FIELDS), self._http.where("GET", path))
+        return [o for o in found if a_order_of_key(o.key) is not None]
+
+    def delete_order(self, order_uuid: Uuid) -> None:
+        """``DELETE marketplace-orders/{uuid}/``: allowed to the consumer while the order is ``pending-*``."""
+        self._http.delete(f"marketplace-orders/{order_uuid}/")
 
     # TargetResources ------------------------------------------------------------------------------------------
 

@@ -237,6 +237,7 @@ class WireProject:
     customer_uuid: str
     backend_id: str | None = None
     description: str | None = None
+    created: str | None = None
 
 
 PROJECT_FIELDS: Final = tuple(a.name for a in attrs.fields(WireProject))
@@ -250,6 +251,7 @@ def project_to_domain(wire: WireProject) -> Project:
         customer_uuid=_uuid(wire.customer_uuid, "customer_uuid"),
         backend_id=wire.backend_id or "",
         description=wire.description or "",
+        created=_instant(wire.created, "created"),
     )
 
 

@@ -19,6 +19,12 @@ The rules that make this safe under crashes and faults:
   this module: the service turns them into :class:`Retry`.
 - Terminate: a B resource already ``Terminated`` counts as done; ``Terminating`` waits; ``Creating`` and
   ``Updating`` retry later.
+- Several replicas may serve one offering (docs/scaling.md). A B project this turn created is looked up again, and
+  the oldest with its ``backend_id`` serves (:func:`choose_project`; the one created here is deleted when it lost).
+  A Create order this turn submitted is looked up again by key before anything is linked, and a linked Create
+  whose B order is done is looked up by key before the A order completes: the oldest keyed B order serves
+  (:func:`choose_keyed`), A is linked to it, and every other is repaired before completion: deleted while
+  ``pending-*``, its resource terminated once ``done``, waited for while B works on it.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ from fedcore.lifecycle.steps import (
     Approve,
     Complete,
     CreateProject,
+    DeleteDuplicate,
+    DeleteProject,
     Fail,
     Gone,
     LimitConverter,
@@ -49,6 +57,7 @@ from fedcore.lifecycle.steps import (
     SubmitCreate,
     SubmitTerminate,
     SubmitUpdate,
+    TerminateDuplicate,
     Wait,
 )
 from fedcore.model import JsonValue, NewOrder, Order
@@ -111,7 +120,14 @@ def _follow_linked(view: OrderView) -> Step:
     if isinstance(view.b_order, Gone):
         return Fail(f"the linked B order {order.link} no longer exists on B (or is not visible to fedcore's B "
                     f"token): {view.b_order.evidence}")
-    return _mirror(view, view.b_order)
+    b_order = view.b_order
+    if order.type == OrderType.CREATE and b_order.state == OrderState.DONE and b_order.key == view.key:
+        # Before completing: another replica may have submitted a B order with the same key. The oldest serves.
+        if not view.keyed_checked:
+            return NeedKeyedOrder(b_order.project_uuid, view.key)
+        if isinstance(view.keyed_order, Order):
+            return _mirror(view, view.keyed_order)
+    return _mirror(view, b_order)
 
 
 def _mirror(view: OrderView, b_order: Order) -> Step:
@@ -124,12 +140,32 @@ def _mirror(view: OrderView, b_order: Order) -> Step:
             return resource_step
     if not linked:
         return LinkOrder(b_order.uuid)
+    if order.type == OrderType.CREATE:
+        repair = _repair_duplicates(view, b_order)
+        if repair is not None:
+            return repair
     if b_order.state == OrderState.DONE:
         return Complete()
     if b_order.state.is_failure:
         reason = b_order.error_message or "B gave no reason"
         return Fail(f"B order {b_order.uuid} is {b_order.state}: {reason}")
     return Wait(f"B order {b_order.uuid} is {b_order.state}")
+
+
+def _repair_duplicates(view: OrderView, winner: Order) -> Step | None:
+    """The next repair of a B Create order that duplicates ``winner`` (same key); None when none is left."""
+    for duplicate in view.duplicates:
+        if duplicate.uuid in view.repaired or duplicate.uuid == winner.uuid or duplicate.state.is_failure:
+            continue
+        if duplicate.state in (OrderState.PENDING_CONSUMER, OrderState.PENDING_PROVIDER):
+            return DeleteDuplicate(duplicate.uuid)
+        if duplicate.state == OrderState.DONE:
+            if duplicate.resource_uuid is None:
+                continue
+            return TerminateDuplicate(duplicate.uuid, duplicate.resource_uuid)
+        return Wait(f"B order {duplicate.uuid} duplicates B order {winner.uuid}, which serves this order, and is "
+                    f"{duplicate.state}: its resource is terminated once B has finished it")
+    return None
 
 
 def _link_created_resource(view: OrderView, b_order: Order) -> Step | None:
@@ -150,9 +186,15 @@ def _submit_create(
         name = order.project_name or order.project_uuid
         description = order.project_description or f"Federated from project {order.project_uuid} on Waldur A"
         return CreateProject(view.project_key, name, description)
+    if view.project_created_now and not view.project_checked:
+        return NeedBProject(view.project_key, fresh=True)
+    if view.abandoned_project is not None:
+        return DeleteProject(view.abandoned_project)
     nothing_yet = view.approved_now or view.project_created_now
     if view.keyed_order is UNKNOWN and not nothing_yet:
         return NeedKeyedOrder(view.b_project.uuid, view.key)
+    if view.submitted_now and not view.keyed_checked:
+        return NeedKeyedOrder(view.b_project.uuid, view.key, fresh=True)
     if isinstance(view.keyed_order, Order):
         return _mirror(view, view.keyed_order)
     if not nothing_yet:

@@ -13,6 +13,8 @@ from fedcore.lifecycle.steps import (
     Approve,
     Complete,
     CreateProject,
+    DeleteDuplicate,
+    DeleteProject,
     Fact,
     Fail,
     Final_,
@@ -33,6 +35,7 @@ from fedcore.lifecycle.steps import (
     SubmitCreate,
     SubmitTerminate,
     SubmitUpdate,
+    TerminateDuplicate,
     Write,
 )
 from fedcore.model import Order, Project, Resource
@@ -69,6 +72,12 @@ def describe(step: Write | Finish) -> str:
             return f"record B resource {b_resource} on A resource {a_resource}"
         case LinkOrder(b_order_uuid=b_order):
             return f"record B order {b_order} on the A order"
+        case DeleteProject(project_uuid=project):
+            return f"delete B project {project}, a duplicate"
+        case DeleteDuplicate(order_uuid=b_order):
+            return f"delete B order {b_order}, a duplicate"
+        case TerminateDuplicate(order_uuid=b_order, resource_uuid=resource):
+            return f"terminate B resource {resource} of B order {b_order}, a duplicate"
     return {
         Approve: "approve the order",
         Complete: "mark the order done",
@@ -85,10 +94,10 @@ def after_write(view: OrderView, step: Write, result: Order | Project | Uuid | N
             return evolve(view, order=evolve(order, state=OrderState.EXECUTING), approved_now=True)
         case CreateProject():
             assert isinstance(result, Project)
-            return evolve(view, b_project=result, project_created_now=True)
+            return evolve(view, b_project=result, project_created_now=True, project_checked=False)
         case SubmitCreate():
             assert isinstance(result, Order)
-            return evolve(view, keyed_order=result)
+            return evolve(view, keyed_order=result, submitted_now=True, keyed_checked=False)
         case SubmitUpdate() | SubmitTerminate():
             assert isinstance(result, str)
             return evolve(view, keyed_order=_placeholder_order(view, Uuid(result)))
@@ -98,7 +107,28 @@ def after_write(view: OrderView, step: Write, result: Order | Project | Uuid | N
             linked = evolve(order, backend_id=step.b_order_uuid)
             known = view.keyed_order if isinstance(view.keyed_order, Order) else UNKNOWN
             return evolve(view, order=linked, b_order=known)
+        case DeleteProject():
+            return evolve(view, abandoned_project=None)
+        case DeleteDuplicate(order_uuid=b_order) | TerminateDuplicate(order_uuid=b_order):
+            return evolve(view, repaired=(*view.repaired, b_order))
     raise AssertionError(f"unhandled write {step!r}")  # pragma: no cover
+
+
+def with_moved_duplicate(view: OrderView, moved: Order) -> OrderView:
+    """A duplicate B order read again (B's provider took it up before fedcore could delete it): its new state."""
+    return evolve(view, duplicates=tuple(moved if d.uuid == moved.uuid else d for d in view.duplicates))
+
+
+def _checked_project(view: OrderView, found: Project | None) -> OrderView:
+    """The B project looked up again after this turn created one: the oldest with its ``backend_id`` serves.
+
+    When it is another (a second replica created it first), this turn's project is abandoned (and deleted next),
+    and the order continues in the winner, looking its key up there as for any project it did not just create.
+    """
+    mine = view.b_project
+    if found is None or not isinstance(mine, Project) or found.uuid == mine.uuid:
+        return evolve(view, project_checked=True)
+    return evolve(view, b_project=found, project_created_now=False, project_checked=True, abandoned_project=mine.uuid)
 
 
 def _placeholder_order(view: OrderView, b_order_uuid: Uuid) -> Order:
@@ -124,14 +154,18 @@ def with_fact(view: OrderView, step: Read, fact: Fact | Sequence[Resource]) -> O
         case NeedProjectResources():
             assert isinstance(fact, Sequence)
             return evolve(view, project_resources=tuple(fact))
-        case NeedBProject():
+        case NeedBProject(fresh=False):
             assert fact is None or isinstance(fact, Project)
             return evolve(view, b_project=fact)
-        case NeedKeyedOrder():
+        case NeedBProject(fresh=True):
+            assert fact is None or isinstance(fact, Project)
+            return _checked_project(view, fact)
+        case NeedKeyedOrder(fresh=fresh):
             assert fact is None or isinstance(fact, KeyedMatch)
             if fact is None:
-                return evolve(view, keyed_order=None)
-            return evolve(view, keyed_order=fact.winner, duplicates=tuple(o.uuid for o in fact.duplicates))
+                # A fresh read that misses this turn's own submission (a listing lagging behind) keeps it.
+                return evolve(view, keyed_order=view.keyed_order if fresh else None, keyed_checked=True)
+            return evolve(view, keyed_order=fact.winner, duplicates=fact.duplicates, keyed_checked=True)
         case NeedBResource():
             assert fact is None or isinstance(fact, Resource)
             return evolve(view, b_resource=fact)

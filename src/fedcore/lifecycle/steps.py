@@ -18,11 +18,17 @@ from fedcore.ids import Uuid, normalize_uuid
 from fedcore.model import NewOrder, Order, Project, ProjectKey, Resource, int_map
 
 KEY_PREFIX: Final = "fedcore-order:"
+DISCARD_PREFIX: Final = "fedcore-discard:"
 
 
 def idempotency_key(a_order_uuid: Uuid) -> str:
     """The key stamped on the B order fedcore submits for this A order: stable across crashes and restarts."""
     return f"{KEY_PREFIX}{a_order_uuid}"
+
+
+def discard_key(b_order_uuid: Uuid) -> str:
+    """The key stamped on the B Terminate order that removes a duplicate B order's resource (never an A order's)."""
+    return f"{DISCARD_PREFIX}{b_order_uuid}"
 
 
 def a_order_of_key(key: str) -> Uuid | None:
@@ -82,9 +88,21 @@ class OrderView:
     project_resources: Sequence[Resource] | None = None
     b_project: Project | Unknown | None = UNKNOWN
     project_created_now: bool = False
+    project_checked: bool = False
+    """The B project this turn created has been looked up again (another replica may have made one first)."""
+    abandoned_project: Uuid | None = None
+    """A B project this turn created that lost to an older one with the same ``backend_id``: to be deleted."""
     b_order: Order | Unknown | Gone = UNKNOWN
     keyed_order: Order | Unknown | None = UNKNOWN
-    duplicates: tuple[Uuid, ...] = ()
+    submitted_now: bool = False
+    """This turn submitted the Create order on B: the key is looked up again before anything is linked."""
+    keyed_checked: bool = False
+    """B's orders carrying the key were read after this turn's submission (or, for a linked Create whose B order is
+    done, before completing it): :attr:`duplicates` is current."""
+    duplicates: tuple[Order, ...] = ()
+    """B orders carrying the key besides the one serving the A order (another replica's, or an operator's)."""
+    repaired: tuple[Uuid, ...] = ()
+    """Duplicates this turn has deleted, or whose resource it has asked B to terminate."""
     b_resource: Resource | Unknown | None = UNKNOWN
     resource_linked: bool = False
 
@@ -118,17 +136,20 @@ class NeedProjectResources:
 
 @frozen
 class NeedBProject:
-    """Look up the B project mirroring the A project."""
+    """Look up the B project mirroring the A project (``fresh``: again, after this turn created one)."""
 
     key: ProjectKey
+    fresh: bool = False
 
 
 @frozen
 class NeedKeyedOrder:
-    """Look up, in one B project, the B orders carrying this order's idempotency key."""
+    """Look up, in one B project, the B orders carrying this order's idempotency key (``fresh``: read again after
+    this turn's own submission, not from what the pass read before it)."""
 
     project_uuid: Uuid
     key: str
+    fresh: bool = False
 
 
 @frozen
@@ -194,6 +215,32 @@ class LinkOrder:
     b_order_uuid: Uuid
 
 
+# Repairs: undoing what a second replica (or an interrupted earlier attempt) duplicated. Best effort: B refusing
+# one (the object moved on, or is already being removed) never fails the A order.
+
+
+@frozen
+class DeleteProject:
+    """Delete the empty B project this turn created, which lost to an older one with the same ``backend_id``."""
+
+    project_uuid: Uuid
+
+
+@frozen
+class DeleteDuplicate:
+    """Delete a duplicate B Create order that B's provider has not taken up (``pending-*``: nothing exists yet)."""
+
+    order_uuid: Uuid
+
+
+@frozen
+class TerminateDuplicate:
+    """Terminate the resource of a duplicate B Create order that B completed (keyed with :func:`discard_key`)."""
+
+    order_uuid: Uuid
+    resource_uuid: Uuid
+
+
 # Ends of the order's turn ------------------------------------------------------------------------------------
 
 
@@ -231,7 +278,10 @@ class Reject:
 
 
 Read: TypeAlias = NeedBOrder | NeedProjectResources | NeedBProject | NeedKeyedOrder | NeedBResource
-Write: TypeAlias = Approve | CreateProject | SubmitCreate | SubmitUpdate | SubmitTerminate | LinkResource | LinkOrder
+Repair: TypeAlias = DeleteProject | DeleteDuplicate | TerminateDuplicate
+Write: TypeAlias = (
+    Approve | CreateProject | SubmitCreate | SubmitUpdate | SubmitTerminate | LinkResource | LinkOrder | Repair
+)
 Finish: TypeAlias = Complete | Fail | Reject
 """Ends of a turn that write the outcome on A."""
 Final_: TypeAlias = Wait | Retry | Finish

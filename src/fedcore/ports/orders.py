@@ -91,11 +91,19 @@ class TargetProjects(TargetMembers, Protocol):
     """B's projects under fedcore's customer, and (through :class:`TargetMembers`) their members."""
 
     def find_project(self, key: ProjectKey) -> Project | None:
-        """The B project whose ``backend_id`` is exactly ``key.backend_id``, or None when none exists."""
+        """The B project whose ``backend_id`` names the key's A project, or None when none exists.
+
+        When several do (two replicas created one each), the oldest (:func:`fedcore.lifecycle.choose_project`),
+        so that every replica picks the same one.
+        """
         ...
 
     def create_project(self, key: ProjectKey, name: str, description: str) -> Project:
         """Create the B project for ``key`` under the configured B customer."""
+        ...
+
+    def delete_project(self, project_uuid: Uuid) -> None:
+        """Delete a B project (Waldur's soft delete). NotFound when it is gone; Conflict while it holds resources."""
         ...
 
 
@@ -139,6 +147,16 @@ class TargetOrders(Protocol):
 
     def get_order(self, order_uuid: Uuid) -> Order:
         """One B order; NotFound when B answers 404 for it."""
+        ...
+
+    def list_keyed_creates(self, modified_after: dt.datetime) -> Sequence[Order]:
+        """The Create orders of the B offering modified after ``modified_after`` that carry fedcore's idempotency
+        key (one paged listing; for the duplicate sweep)."""
+        ...
+
+    def delete_order(self, order_uuid: Uuid) -> None:
+        """Delete a B order that is still ``pending-consumer`` or ``pending-provider`` (as its consumer may): B
+        never acts on it. NotFound when it is gone; Conflict once it has moved on."""
         ...
 
 

@@ -15,12 +15,13 @@ always processed one after the other, in listing order.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Generator, Iterable, Sequence
+from typing import TypeAlias
 
 from attrs import frozen
 
 from fedcore import lifecycle as lc
-from fedcore.enums import OrderState
+from fedcore.enums import OrderState, OrderType
 from fedcore.errors import Conflict, NotFound, PermanentError, PortError, TransientError
 from fedcore.ids import Uuid
 from fedcore.model import Order, Project, ProjectKey, Resource
@@ -41,7 +42,9 @@ class OrderOutcome:
     """What one pass did for one A order: the steps it applied and how the order's turn ended.
 
     ``duplicates`` lists B orders that carry this order's idempotency key besides the one serving it (a second
-    replica or an operator's retry created them); they are reported for repair, never adopted. ``b_order_uuid`` is
+    replica or an operator's retry created them) and that this turn left as they are: those of Update and
+    Terminate orders, failed ones, and any still to be repaired. ``repairs`` says what this turn did about
+    duplicates (deleted, terminated) and which repair B refused. ``b_order_uuid`` is
     the B order serving this order, once known (so that logs name the same order on both sides). ``fault`` is
     True when the turn ended because a call failed or was refused and the order stays open to be tried again
     (rather than on a decision, such as waiting for a busy B resource): a runner backs off from such an order.
@@ -54,6 +57,7 @@ class OrderOutcome:
     duplicates: tuple[Uuid, ...] = ()
     b_order_uuid: Uuid | None = None
     fault: bool = False
+    repairs: tuple[str, ...] = ()
 
     @property
     def status(self) -> str:
@@ -131,21 +135,46 @@ class _PassReads:
         except NotFound:
             return None
 
-    def linked_order(self, uuid: Uuid) -> Order | lc.Gone:
-        """The linked B order: from the batched read, else read alone (only its 404 means gone)."""
+    def linked_order(self, uuid: Uuid, order: Order) -> Order | lc.Gone:
+        """The B order the A ``order`` links: from the batched read of in-flight orders; else, for a Create, from
+        the keyed listing of its B project (one per project per pass, which the check before completing reads
+        anyway); else read alone (only its 404 means gone)."""
         found = self._linked.get(None).get(uuid)
+        if found is None and order.type == OrderType.CREATE:
+            found = self._from_keyed_listing(uuid, order)
         return found if found is not None else self._single.get(uuid)
+
+    def _from_keyed_listing(self, uuid: Uuid, order: Order) -> Order | None:
+        key = lc.idempotency_key(order.uuid)
+        project = self.b_project(ProjectKey(order.customer_uuid, order.project_uuid))
+        match = self.keyed_order(project.uuid, order.project_uuid, key) if project is not None else None
+        if match is None:
+            return None
+        return next((o for o in (match.winner, *match.duplicates) if o.uuid == uuid), None)
 
     def b_project(self, key: ProjectKey) -> Project | None:
         return self._b_projects.get(key)
+
+    def b_project_again(self, key: ProjectKey) -> Project | None:
+        """Look the project up anew (after this turn created one); later orders of the pass use the answer."""
+        found = self._ports.b_projects.find_project(key)
+        if found is not None:
+            self._b_projects.put(key, found)
+        return found
 
     def project_created(self, project: Project, key: ProjectKey) -> None:
         self._b_projects.put(key, project)
         self._keyed_memo(project.uuid, ()).put(None, {})
 
     def keyed_order(self, b_project: Uuid, a_project: Uuid, key: str) -> lc.KeyedMatch | None:
+        """The B orders carrying ``key`` in ``b_project``: one listing per B project per pass (until
+        :meth:`list_keys_again`) for every key of the A project's orders."""
         keys = {lc.idempotency_key(o.uuid) for o in self._orders if o.project_uuid == a_project} | {key}
         return self._keyed_memo(b_project, keys).get(None).get(key)
+
+    def list_keys_again(self, b_project: Uuid) -> None:
+        """The next :meth:`keyed_order` in ``b_project`` lists again (after submissions), for every later order."""
+        self._keyed.pop(b_project, None)
 
     def _keyed_memo(self, b_project: Uuid, keys: Iterable[str]) -> Memo[None, dict[str, lc.KeyedMatch]]:
         if b_project not in self._keyed:
@@ -171,6 +200,12 @@ class _PassReads:
                 self._keyed.pop(new_order.project_uuid, None)
             case lc.SubmitUpdate(resource_uuid=resource) | lc.SubmitTerminate(resource_uuid=resource):
                 self._b_resources.forget(resource)
+            case lc.DeleteProject() | lc.DeleteDuplicate() | lc.TerminateDuplicate():
+                pass  # nothing this pass read depends on them (a keyed listing is read anew after submissions)
+
+
+_Turn: TypeAlias = Generator[lc.NeedKeyedOrder, None, OrderOutcome]
+"""One order's turn (:meth:`OrderProcessor._turn`): pauses at the keyed lookup after a submission."""
 
 
 class OrderProcessor:
@@ -232,22 +267,60 @@ class OrderProcessor:
         For events: the caller serialises it with any pass over the same A project (the two would otherwise share
         the B project and the idempotency lookup without seeing each other's writes).
         """
-        return self._process(order, _PassReads(self._ports, (order,)))
+        [outcome] = self._turns((order,), _PassReads(self._ports, (order,)))
+        return outcome
 
-    def _process(self, order: Order, reads: _PassReads) -> OrderOutcome:
+    def _turns(self, orders: Sequence[Order], reads: _PassReads) -> tuple[OrderOutcome, ...]:
+        """Give each order its turn, in order. A turn that submitted a Create on B pauses until every turn has
+        paused or ended; then each paused project's keys are listed once (not once per order), and the paused
+        turns go on in order, seeing every B order submitted before the listing (another replica's too)."""
+        outcomes: dict[int, OrderOutcome] = {}
+        paused: list[tuple[int, _Turn, lc.NeedKeyedOrder]] = []
+
+        def advance(index: int, turn: _Turn) -> None:
+            try:
+                step = next(turn)
+            except StopIteration as ended:
+                outcomes[index] = ended.value
+            else:
+                paused.append((index, turn, step))
+
+        for index, order in enumerate(orders):
+            advance(index, self._turn(order, reads))
+        while paused:
+            resumed = list(paused)
+            paused.clear()
+            for project in {step.project_uuid for _, _, step in resumed}:
+                reads.list_keys_again(project)
+            for index, turn, _ in resumed:
+                advance(index, turn)
+        return tuple(outcomes[index] for index in range(len(orders)))
+
+    def _turn(self, order: Order, reads: _PassReads) -> _Turn:
+        """One order's turn: decide, read or write, until the turn ends (the generator's value). It yields the
+        fresh keyed lookup after a submission: :meth:`_turns` lists the project's keys again before resuming it."""
         view = lc.OrderView(order)
         applied: list[str] = []
+        repairs: list[str] = []
         for _ in range(MAX_STEPS_PER_ORDER):
             step = lc.decide(view, self._converter, self._passthrough)
             try:
                 if isinstance(step, lc.Wait | lc.Retry):
-                    return self._outcome(view, applied, step)
+                    return self._outcome(view, applied, step, repairs=repairs)
                 if isinstance(step, lc.Complete | lc.Fail | lc.Reject):
                     self._finish(order, step)
                     applied.append(type(step).__name__)
-                    return self._outcome(view, applied, step)
+                    return self._outcome(view, applied, step, repairs=repairs)
+                if isinstance(step, lc.NeedKeyedOrder) and step.fresh:
+                    yield step
+                    fact = reads.keyed_order(step.project_uuid, order.project_uuid, step.key)
+                    view = lc.with_fact(view, step, fact)
+                    continue
                 if isinstance(step, lc.Read):
                     view = lc.with_fact(view, step, self._read(step, view, reads))
+                    continue
+                if isinstance(step, lc.Repair):
+                    view = self._repair(step, view, applied, repairs)
                     continue
                 try:
                     result = self._write(step, reads, view)
@@ -257,18 +330,41 @@ class OrderProcessor:
                 applied.append(type(step).__name__)
                 view = lc.after_write(view, step, result)
             except TransientError as exc:
-                return self._outcome(view, applied, lc.Retry(f"transient: {exc}"), fault=True)
+                return self._outcome(view, applied, lc.Retry(f"transient: {exc}"), fault=True, repairs=repairs)
             except PermanentError as exc:
                 if not isinstance(step, lc.Write | lc.Complete | lc.Fail | lc.Reject):
-                    return self._outcome(view, applied, lc.Retry(f"read refused: {exc}"), fault=True)
+                    return self._outcome(view, applied, lc.Retry(f"read refused: {exc}"), fault=True, repairs=repairs)
                 conflict = isinstance(exc, Conflict)
                 end = lc.on_refusal(step, exc.detail, conflict=conflict)
                 if isinstance(end, lc.Fail) and not isinstance(step, lc.Fail | lc.Reject | lc.Complete):
                     return self._fail_after_refusal(view, applied, end)
                 # A conflict is the object's state moving under us (another actor, a stale listing), not a failing
                 # call: the next turn reads the new state, with no backoff.
-                return self._outcome(view, applied, end, fault=not conflict)
+                return self._outcome(view, applied, end, fault=not conflict, repairs=repairs)
         return self._outcome(view, applied, lc.Retry("too many steps in one pass"), fault=True)  # pragma: no cover
+
+    def _repair(self, step: lc.Repair, view: lc.OrderView, applied: list[str], repairs: list[str]) -> lc.OrderView:
+        """Apply one repair of a duplicate. B refusing it never fails the A order: an object already gone counts
+        as repaired, another refusal is reported in the outcome and the order goes on. A duplicate order that B's
+        provider took up before it could be deleted (Conflict) is read again, and the turn goes on with its new state
+        (its resource is terminated once it is done). Transient faults propagate: the order stays open, so the
+        repair is tried again."""
+        what = lc.describe(step)
+        try:
+            self._apply_repair(step)
+        except NotFound:
+            repairs.append(f"{what}: already gone")
+        except Conflict:
+            if isinstance(step, lc.DeleteDuplicate):
+                moved = self._ports.b_orders.get_order(step.order_uuid)
+                return lc.with_moved_duplicate(view, moved)
+            repairs.append(f"{what}: B refused it as in the wrong state (already being removed)")
+        except PermanentError as exc:
+            repairs.append(f"{what}: B refused: {exc.detail}")
+        else:
+            applied.append(type(step).__name__)
+            repairs.append(what)
+        return lc.after_write(view, step, None)
 
     def _fail_after_refusal(self, view: lc.OrderView, applied: list[str], end: lc.Fail) -> OrderOutcome:
         try:
@@ -284,11 +380,11 @@ class OrderProcessor:
     def _read(self, step: lc.Read, view: lc.OrderView, reads: _PassReads) -> lc.Fact | Sequence[Resource]:
         match step:
             case lc.NeedBOrder(uuid=uuid):
-                return reads.linked_order(uuid)
+                return reads.linked_order(uuid, view.order)
             case lc.NeedProjectResources(project_uuid=project):
                 return reads.project_resources(project)
-            case lc.NeedBProject(key=key):
-                return reads.b_project(key)
+            case lc.NeedBProject(key=key, fresh=fresh):
+                return reads.b_project_again(key) if fresh else reads.b_project(key)
             case lc.NeedKeyedOrder(project_uuid=b_project, key=key):
                 return reads.keyed_order(b_project, view.order.project_uuid, key)
             case lc.NeedBResource(uuid=uuid):
@@ -319,6 +415,16 @@ class OrderProcessor:
                 return None
         raise AssertionError(step)  # pragma: no cover
 
+    def _apply_repair(self, step: lc.Repair) -> None:
+        ports = self._ports
+        match step:
+            case lc.DeleteProject(project_uuid=project):
+                ports.b_projects.delete_project(project)
+            case lc.DeleteDuplicate(order_uuid=b_order):
+                ports.b_orders.delete_order(b_order)
+            case lc.TerminateDuplicate(order_uuid=b_order, resource_uuid=resource):
+                ports.b_orders.request_termination(resource, lc.discard_key(b_order))  # pragma: no cover
+
     def _finish(self, order: Order, step: lc.Finish) -> None:
         match step:
             case lc.Complete():
@@ -329,10 +435,14 @@ class OrderProcessor:
                 self._ports.a_orders.reject(order.uuid, message)
 
     @staticmethod
-    def _outcome(view: lc.OrderView, applied: list[str], end: lc.Final_, *, fault: bool = False) -> OrderOutcome:
+    def _outcome(
+        view: lc.OrderView, applied: list[str], end: lc.Final_, *, fault: bool = False, repairs: Sequence[str] = ()
+    ) -> OrderOutcome:
         order = view.order
+        left = tuple(d.uuid for d in view.duplicates if d.uuid not in view.repaired)
         return OrderOutcome(
-            order.uuid, str(order.type), tuple(applied), end, view.duplicates, _b_order_of(view), fault=fault
+            order.uuid, str(order.type), tuple(applied), end, left, _b_order_of(view), fault=fault,
+            repairs=tuple(repairs),
         )
 
 
@@ -374,4 +484,4 @@ class OrderPass:
 
     def process(self, batch: Sequence[Order]) -> tuple[OrderOutcome, ...]:
         """Give each order of ``batch`` (one of :attr:`batches`, or :attr:`orders`) its turn, one after the other."""
-        return tuple(self._processor._process(order, self._reads) for order in batch)
+        return self._processor._turns(batch, self._reads)

@@ -211,6 +211,30 @@ class TestTargetOrders:
             OrderState.REJECTED, "no capacity",
         )  # fmt: skip
 
+    @also_over_tcp
+    def test_a_pending_order_is_deleted_and_its_resource_never_made(self, world: OrdersWorld) -> None:
+        project = b_project(world)
+        created = submit(world, project, "fedcore-order:del")
+        assert created.resource_uuid is not None
+        world.b_orders.delete_order(created.uuid)
+        assert world.b_orders.find_orders(project.uuid, {"fedcore-order:del"}) == []
+        with pytest.raises(NotFound):
+            world.b_orders.get_order(created.uuid)
+        with pytest.raises(NotFound):
+            world.b_orders.delete_order(created.uuid)
+        assert world.b_resources.get_resource(created.resource_uuid).state != R.OK
+
+    def test_an_order_b_took_up_is_not_deleted(self, world: OrdersWorld) -> None:
+        project = b_project(world)
+        created = submit(world, project, "fedcore-order:taken")
+        world.b_provider_approve(created.uuid)
+        with pytest.raises(Conflict):
+            world.b_orders.delete_order(created.uuid)
+        world.b_provider_finish(created.uuid, OrderState.DONE)
+        with pytest.raises(Conflict):
+            world.b_orders.delete_order(created.uuid)
+        assert world.b_orders.get_order(created.uuid).state == OrderState.DONE
+
     def test_unknown_orders_and_resources_are_not_found(self, world: OrdersWorld) -> None:
         missing = world.unknown_uuid()
         acts: list[Callable[[], object]] = [
@@ -316,6 +340,31 @@ class TestTargetProjects:
             created.uuid, "physics", "Federated from project x on Waldur A",
         )  # fmt: skip
         assert (found.backend_id, found.customer_uuid) == (key.backend_id, world.b_customer)
+
+    @also_over_tcp
+    def test_of_two_projects_with_one_key_the_oldest_is_found_until_it_is_deleted(self, world: OrdersWorld) -> None:
+        key = new_key()
+        first = world.b_projects.create_project(key, "first", "")
+        second = world.b_projects.create_project(key, "second", "")
+        for _ in range(3):
+            found = world.b_projects.find_project(key)
+            assert found is not None
+            assert found.uuid == first.uuid
+            assert found.created is not None
+        world.b_projects.delete_project(first.uuid)
+        after = world.b_projects.find_project(key)
+        assert after is not None
+        assert after.uuid == second.uuid
+        with pytest.raises(NotFound):
+            world.b_projects.delete_project(world.unknown_uuid())
+
+    def test_a_project_holding_a_resource_is_not_deleted(self, world: OrdersWorld) -> None:
+        key = new_key()
+        project = world.b_projects.create_project(key, "physics", "")
+        submit(world, project, "fedcore-order:keeps")
+        with pytest.raises(Conflict):
+            world.b_projects.delete_project(project.uuid)
+        assert world.b_projects.find_project(key) == project
 
     def test_an_unknown_key_finds_nothing(self, world: OrdersWorld) -> None:
         key = new_key()
