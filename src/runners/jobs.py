@@ -25,6 +25,7 @@ from fedcore.services.report_pass import ReportPassReport
 from runners.coordination import OrderLinks, ProjectLocks
 from runners.logs import order_context
 from runners.schedule import OrderBackoff
+from runners.sweeps import SweepSchedule, sweep_if_due
 from runners.telemetry import Telemetry
 from runners.wiring import Mode, OfferingServices, local_today
 
@@ -61,6 +62,8 @@ class JobContext:
     """Held per (offering, A project) by order batches and by event handlers."""
     links: OrderLinks = Factory(OrderLinks)
     """B order -> A order, for B order events."""
+    sweeps: SweepSchedule = Factory(SweepSchedule)
+    """When each offering's duplicate sweep is due (within its order pass)."""
     follow_ups: int = 0
     """Follow-up rounds an order pass may add to its first (see :class:`_Rounds`); 0 with no pool to fill."""
 
@@ -99,7 +102,9 @@ def _orders(services: OfferingServices, ctx: JobContext) -> tuple[bool, str]:
         rounds.collect(done)
         if rounds.may_follow_up():
             rounds.open()
-    return rounds.verdict()
+    ok, summary = rounds.verdict()
+    swept = "" if ctx.stopping() else sweep_if_due(services, ctx.sweeps, ctx.wall())
+    return ok, f"{summary}; {swept}" if swept else summary
 
 
 class _Rounds:
@@ -148,7 +153,7 @@ class _Rounds:
         self.last_listed = opened.listed
         self.seen.update(o.uuid for o in opened.listed)
         _report_waiting(self.services, opened.listed, ctx)
-        for batch in opened.batches:
+        for batch in sorted(opened.batches, key=len, reverse=True):  # the longest first: the shortest tail
             project = batch[0].project_uuid
             if project in busy:
                 continue
@@ -280,6 +285,8 @@ def after_order(offering: str, outcome: OrderOutcome, ctx: JobContext) -> None:
                         extra=extra)
     else:
         orders_log.debug("order %s: %s", outcome.status, outcome.reason, extra=extra)
+    for repair in outcome.repairs:
+        orders_log.warning("duplicate on B (another replica's, or an earlier attempt's): %s", repair, extra=extra)
     if outcome.duplicates:
         orders_log.warning("other B orders carry this order's key and were left alone: %s",
                            ", ".join(outcome.duplicates), extra=extra)

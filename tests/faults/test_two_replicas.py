@@ -5,11 +5,11 @@ offering's queues), every period short. Create orders are placed on A over sever
 provider is the emulator's provider simulation (approves and completes at once). When every A order is done both
 are stopped, one more ``--once`` order pass runs, and both Waldurs are counted (``replica_kit.census``).
 
-Real assertions: every A order done, no A order or A resource linked twice, every link names an existing B object.
-The issue also wants no B duplicate left after the next pass; fedcore has no cross-process coordination yet, so two
-replicas race between "find the keyed B order / B project" and "create it" (docs/scaling.md), and that assertion
-is an expected failure with the figures measured when it was written; not strict, because a run where the race
-happens not to strike (seen once in four polling runs) must not fail the suite.
+Assertions: every A order done, no A order or A resource linked twice, every link names an existing B object, and
+no B duplicate is left after the next pass: no two live B orders carry one key, no live B resource is linked from
+no A resource, no two B projects mirror one A project. The replicas do race (both find no B project or keyed B
+order, both create one); the oldest serves and the loser is deleted or terminated (docs/scaling.md). The repairs
+are printed with the figures.
 """
 
 from __future__ import annotations
@@ -73,18 +73,6 @@ def test_every_a_order_is_done_and_linked_once(outcome: Replicas) -> None:
     assert outcome.codes == [0, 0], outcome.logs[0][-2000:] + outcome.logs[1][-2000:]
 
 
-MEASURED = (
-    "polling: 0-4 extra B orders carrying a key already served, as many B resources linked from no A resource, "
-    "0-2 extra B projects for one A project; events: 23-49 extra B orders, as many unlinked B resources, 2-4 extra "
-    "B projects "
-    "(200 orders over 10 A projects, B's POSTs taking 0.1 s, 2026-12-01)"
-)
-
-
-@pytest.mark.xfail(strict=False, reason=(
-    "fedcore has no cross-process coordination: two replicas each find no B project / no keyed B order and each "
-    "create one (docs/scaling.md); nothing repairs the loser's B project, B order or B resource. Measured: "
-    + MEASURED))
 @pytest.mark.parametrize("outcome", CASES.values(), indirect=True)
 def test_no_b_duplicate_is_left_after_the_next_pass(outcome: Replicas) -> None:
     found = outcome.census

@@ -24,6 +24,7 @@ from fedcore.ports import (
     TargetUsers,
 )
 from fedcore.services.membership_pass import MembershipPassReport, MembershipPorts, run_membership_pass
+from fedcore.services.duplicates import SweepReport, sweep_duplicates
 from fedcore.services.orders import OrderPorts, OrderProcessor
 from fedcore.services.report_pass import ReportPassReport, ReportPorts, run_report_pass
 from fedcore.services.usernames import UsernameSyncReport, sync_username, sync_usernames
@@ -86,6 +87,10 @@ class OfferingServices:
     conversion: Conversion
     ports: Ports
     orders: OrderProcessor
+
+    def sweep_duplicates(self, since: dt.datetime) -> SweepReport:
+        """Repair the B Create orders another replica duplicated, among those modified since ``since``."""
+        return sweep_duplicates(self.ports.orders, since)
 
     def sync_usernames(self) -> UsernameSyncReport:
         """Copy every settled B offering-user username onto A (two listings, a patch per mismatch)."""

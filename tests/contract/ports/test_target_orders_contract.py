@@ -224,6 +224,18 @@ class TestTargetOrders:
             world.b_orders.delete_order(created.uuid)
         assert world.b_resources.get_resource(created.resource_uuid).state != R.OK
 
+    @also_over_tcp
+    def test_keyed_creates_are_listed_by_modification_time(self, world: OrdersWorld) -> None:
+        project = b_project(world)
+        keyed = submit(world, project, f"fedcore-order:{uuid_lib.uuid4().hex}")
+        other = submit(world, project, "not-a-fedcore-key")
+        listed = {o.uuid: o for o in world.b_orders.list_keyed_creates(dt.datetime(2000, 1, 1, tzinfo=dt.UTC))}
+        assert keyed.uuid in listed
+        assert other.uuid not in listed
+        assert listed[keyed.uuid].key == keyed.key
+        assert listed[keyed.uuid].modified is not None
+        assert world.b_orders.list_keyed_creates(dt.datetime(2100, 1, 1, tzinfo=dt.UTC)) == []
+
     def test_an_order_b_took_up_is_not_deleted(self, world: OrdersWorld) -> None:
         project = b_project(world)
         created = submit(world, project, "fedcore-order:taken")

@@ -1,0 +1,198 @@
+"""The duplicate sweep: B Create orders a second replica left behind once the A order closed, found from B's side."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import pytest
+from order_world import World
+
+from fedcore.enums import OrderState, ResourceState
+from fedcore.errors import TransientError
+from fedcore.ids import Uuid
+from fedcore.lifecycle import discard_key, idempotency_key
+from fedcore.model import NewOrder, Order
+from fedcore.services.duplicates import SweepReport, sweep_duplicates
+from runners.sweeps import FIRST_WINDOW, SweepSchedule, summary, sweep_if_due
+
+EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def done_with_a_loser(world: World, *, loser_state: OrderState) -> tuple[Uuid, Order, Order]:
+    """An A order completed by one replica (linked to its B order), and the other replica's younger B order with
+    the same key left in ``loser_state``."""
+    order = world.a.order_create(world.project, {"cpu": 1})
+    world.run()
+    [winner] = world.b.orders_with_key(idempotency_key(order.uuid))
+    world.b.provider_finish(winner.uuid, OrderState.DONE)
+    world.run()
+    assert world.a.orders[order.uuid].state == OrderState.DONE
+    loser = world.b.create_order(NewOrder(winner.project_uuid, idempotency_key(order.uuid), {"cpu_b": 2}))
+    if loser_state == OrderState.EXECUTING:
+        world.b.provider_approve(loser.uuid)
+    elif loser_state == OrderState.DONE:
+        world.b.provider_finish(loser.uuid, OrderState.DONE)
+    return order.uuid, winner, world.b.orders[loser.uuid]
+
+
+def sweep(world: World) -> SweepReport:
+    return sweep_duplicates(world.ports, EPOCH)
+
+
+def resource_state(world: World, order: Order) -> ResourceState:
+    return world.b.resources[Uuid(order.resource_uuid or "")].state
+
+
+def test_a_done_loser_has_its_resource_terminated_once(world: World) -> None:
+    _, winner, loser = done_with_a_loser(world, loser_state=OrderState.DONE)
+    report = sweep(world)
+    assert (report.keys_duplicated, report.ok) == (1, True)
+    assert report.repairs == (f"terminated B resource {loser.resource_uuid} of B order {loser.uuid} (a duplicate of "
+                              f"B order {winner.uuid})",)
+    assert resource_state(world, loser) == ResourceState.TERMINATING
+    assert resource_state(world, winner) == ResourceState.OK
+    [discard] = [o for o in world.b.orders.values() if o.key == discard_key(loser.uuid)]
+    world.b.provider_finish(discard.uuid, OrderState.DONE)
+    world.faults.reset_counts()
+    again = sweep(world)
+    assert again.repairs == ()
+    assert world.faults.calls["B.request_termination"] == 0
+    assert resource_state(world, loser) == ResourceState.TERMINATED
+
+
+def test_a_pending_loser_is_deleted(world: World) -> None:
+    order, winner, loser = done_with_a_loser(world, loser_state=OrderState.PENDING_PROVIDER)
+    report = sweep(world)
+    assert report.repairs == (f"deleted B order {loser.uuid} (a duplicate of B order {winner.uuid})",)
+    assert world.b.orders_with_key(idempotency_key(order)) == [world.b.orders[winner.uuid]]
+
+
+def test_a_loser_b_is_working_on_waits_for_a_later_sweep(world: World) -> None:
+    _, winner, loser = done_with_a_loser(world, loser_state=OrderState.EXECUTING)
+    world.faults.reset_counts()
+    report = sweep(world)
+    assert report.repairs == ()
+    assert report.waiting == (f"B order {loser.uuid} (a duplicate of B order {winner.uuid}) is executing",)
+    assert world.faults.calls["B.delete_order"] + world.faults.calls["B.request_termination"] == 0
+    world.b.provider_finish(loser.uuid, OrderState.DONE)
+    assert len(sweep(world).repairs) == 1
+    assert resource_state(world, loser) == ResourceState.TERMINATING
+
+
+def test_the_b_order_a_links_is_never_touched_even_when_younger(world: World) -> None:
+    order, winner, loser = done_with_a_loser(world, loser_state=OrderState.DONE)
+    world.a.set_order_backend_id(order, loser.uuid)  # A links the younger one (the window the oldest rule leaves)
+    report = sweep(world)
+    assert len(report.repairs) == 1
+    assert resource_state(world, loser) == ResourceState.OK
+    assert resource_state(world, winner) == ResourceState.TERMINATING
+
+
+def test_a_key_whose_a_order_is_open_is_left_to_its_turns(world: World) -> None:
+    order = world.a.order_create(world.project, {"cpu": 1})
+    world.run()
+    [first] = world.b.orders_with_key(idempotency_key(order.uuid))
+    world.b.create_order(NewOrder(first.project_uuid, idempotency_key(order.uuid), {"cpu_b": 2}))
+    world.faults.reset_counts()
+    report = sweep(world)
+    assert (report.keys_duplicated, report.repairs) == (1, ())
+    assert world.faults.calls["B.delete_order"] == 0
+
+
+def test_orders_modified_before_the_window_are_not_looked_at(world: World) -> None:
+    done_with_a_loser(world, loser_state=OrderState.DONE)
+    later = max(o.modified for o in world.b.orders.values() if o.modified is not None) + dt.timedelta(seconds=1)
+    report = sweep_duplicates(world.ports, later)
+    assert (report.orders_listed, report.keys_duplicated) == (0, 0)
+
+
+def test_failed_reads_are_reported_and_the_next_sweep_repairs(world: World) -> None:
+    _, _, loser = done_with_a_loser(world, loser_state=OrderState.DONE)
+    world.faults.fail_next("get_order")  # the A order
+    failed = sweep(world)
+    assert not failed.ok
+    assert failed.failed[0].startswith("A order ")
+    assert resource_state(world, loser) == ResourceState.OK
+    world.faults.fail_next("find_orders")
+    assert not sweep(world).ok
+    assert sweep(world).ok
+    assert resource_state(world, loser) == ResourceState.TERMINATING
+
+
+def test_a_refused_repair_is_reported(world: World) -> None:
+    done_with_a_loser(world, loser_state=OrderState.DONE)
+    world.faults.refuse_next("request_termination")
+    report = sweep(world)
+    assert report.ok
+    assert len(report.refused) == 1
+    assert "B refused" in report.refused[0]
+
+
+def test_a_failing_listing_means_the_sweep_could_not_run(world: World) -> None:
+    world.faults.fail_next("list_keyed_creates")
+    with pytest.raises(TransientError):
+        sweep(world)
+
+
+# The schedule ---------------------------------------------------------------------------------------------------
+
+
+def test_the_first_sweep_looks_a_week_back_then_from_the_last_good_one_less_two_periods() -> None:
+    schedule = SweepSchedule(period=600)
+    now = 1_800_000_000.0
+    assert schedule.due("hpc", now) == dt.datetime.fromtimestamp(now - FIRST_WINDOW.total_seconds(), dt.UTC)
+    schedule.record("hpc", now, ok=True)
+    assert schedule.due("hpc", now + 599) is None
+    assert schedule.due("other", now + 1) is not None
+    assert schedule.due("hpc", now + 600) == dt.datetime.fromtimestamp(now - 1200, dt.UTC)
+    schedule.record("hpc", now + 600, ok=False)  # B down: the window keeps its start
+    assert schedule.due("hpc", now + 1200) == dt.datetime.fromtimestamp(now - 1200, dt.UTC)
+
+
+def test_a_period_of_zero_never_sweeps() -> None:
+    assert SweepSchedule(period=0).due("hpc", 1.0) is None
+
+
+class _Services:
+    name = "hpc"
+
+    def __init__(self, world: World, fail: bool = False) -> None:
+        self.world, self.fail = world, fail
+
+    def sweep_duplicates(self, since: dt.datetime) -> SweepReport:
+        if self.fail:
+            raise TransientError("B is down", where="B")
+        return sweep_duplicates(self.world.ports, EPOCH)
+
+
+def test_sweep_if_due_logs_every_repair_and_summarises(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    done_with_a_loser(world, loser_state=OrderState.DONE)
+    schedule = SweepSchedule(period=600)
+    with caplog.at_level(logging.INFO, logger="fedcore.orders"):
+        said = sweep_if_due(_Services(world), schedule, 1_800_000_000.0)  # type: ignore[arg-type]
+        again = sweep_if_due(_Services(world), schedule, 1_800_000_001.0)  # type: ignore[arg-type]
+    assert said == "duplicate sweep: 2 keyed B orders looked at, 1 keys duplicated, 1 repaired"
+    assert again == ""
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "terminated B resource" in caplog.records[0].getMessage()
+
+
+def test_a_sweep_that_could_not_run_says_so(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    schedule = SweepSchedule(period=600)
+    with caplog.at_level(logging.WARNING, logger="fedcore.orders"):
+        said = sweep_if_due(_Services(world, fail=True), schedule, 1_800_000_000.0)  # type: ignore[arg-type]
+    assert said == "duplicate sweep not run"
+    assert "duplicate sweep could not run: B: B is down" in caplog.text
+    assert schedule.due("hpc", 1_800_000_600.0) is not None
+
+
+def test_summary_counts_what_is_left() -> None:
+    report = SweepReport(5, 2, repairs=("a",), waiting=("b",), refused=("c",), failed=("d",))
+    assert summary(report) == ("duplicate sweep: 5 keyed B orders looked at, 2 keys duplicated, 1 repaired, "
+                               "1 still in progress on B, 2 refused or failed")
