@@ -18,7 +18,8 @@ import os
 from pathlib import Path
 
 import pytest
-from replica_kit import Replicas, World, race_lines, run_replicas
+from replica_kit import Replicas, World, census, race_lines, run_replicas
+from storm_kit import Fedcore, a_states, b_orders_by_key, place_orders, until
 
 pytestmark = pytest.mark.e2e
 
@@ -78,3 +79,46 @@ def test_no_b_duplicate_is_left_after_the_next_pass(outcome: Replicas) -> None:
     found = outcome.census
     evidence = "\n".join(race_lines(outcome))
     assert not any(found.duplicates.values()), f"{outcome.figures()}\n{evidence}"
+
+
+def test_a_duplicate_left_behind_after_its_a_order_closed_is_terminated_by_the_next_run(tmp_path: Path) -> None:
+    """The duplicate sweep end to end: the A order was completed by one replica; the other's B order with the same
+    key, submitted late and completed by B's provider, is left behind. The next ``fedcore run --once`` (whose first
+    order pass sweeps a week back) terminates its resource, and touches nothing else."""
+    world = World(tmp_path)
+    try:
+        simulated = world.staff_b.put(f"/api/emulator/offerings/{world.fed.b.offering_uuid}/provider-simulation/",
+                                      json={"delay": 0, "outcome": "done"})
+        assert simulated.status_code < 300, simulated.text
+        path = world.write_config(world.config())
+        [a_order] = place_orders(world, [world.fed], 1)
+        for _ in range(3):
+            Fedcore().run("run", "-c", path, "-m", "order_process", "--once", timeout=60)
+        assert a_states(world.a, [a_order]) == {"done": 1}
+        [winner] = b_orders_by_key(world.b)[a_order]
+        served = world.staff_b.get(f"/api/marketplace-orders/{winner}/").json()
+        late = world.staff_b.post("/api/marketplace-orders/", json={
+            "offering": served["offering"], "project": f"{world.b_api}projects/{served['project_uuid']}/",
+            "plan": served["plan"],
+            "limits": served["limits"], "attributes": {**served["attributes"]}, "type": "Create",
+            "accepting_terms_of_service": True,
+        })
+        assert late.status_code == 201, late.text
+        loser = late.json()
+        until(lambda: world.staff_b.get(f"/api/marketplace-orders/{loser['uuid']}/").json()["state"] == "done",
+              "B's provider to complete the late duplicate", 10)
+
+        swept = Fedcore().run("run", "-c", path, "-m", "order_process", "--once", timeout=60)
+
+        loser_resource = loser["marketplace_resource_uuid"]
+        assert f"duplicate sweep: terminated B resource {loser_resource}" in swept.stderr, swept.stderr[-3000:]
+        until(lambda: world.staff_b.get(f"/api/marketplace-resources/{loser_resource}/").json()["state"]
+              == "Terminated", "the duplicate's resource to be terminated", 10)
+        assert world.staff_b.get(f"/api/marketplace-resources/{served['marketplace_resource_uuid']}/").json()[
+            "state"] == "OK"
+        again = Fedcore().run("run", "-c", path, "-m", "order_process", "--once", timeout=60)
+        assert "duplicate sweep: terminated" not in again.stderr
+        found = census(world, [a_order])
+        assert not any(found.duplicates.values()), found
+    finally:
+        world.close()
