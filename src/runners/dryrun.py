@@ -283,6 +283,14 @@ class DryTargetMarketplace(_Recorder):
         self._would("create_project", f"{name!r} with backend_id {key.backend_id} (made-up B project {made_up.uuid})")
         return made_up
 
+    def projects_with_backend_id(self, backend_id: str) -> Sequence[Project]:
+        """Read through."""
+        return self._projects.projects_with_backend_id(backend_id)
+
+    def projects_created_after(self, created_after: dt.datetime) -> Sequence[Project]:
+        """Read through."""
+        return self._projects.projects_created_after(created_after)
+
     def delete_project(self, project_uuid: Uuid) -> None:
         """Recorded."""
         self._would("delete_project", f"B project {project_uuid} (a duplicate)")

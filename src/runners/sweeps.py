@@ -20,6 +20,8 @@ from runners.wiring import OfferingServices
 DEFAULT_SWEEP_MINUTES = 10.0
 FIRST_WINDOW = dt.timedelta(days=7)
 """How far back the first sweep of a process looks: a replica may have died before this process started."""
+PROJECT_SETTLE = dt.timedelta(minutes=5)
+"""A duplicate B project younger than this is left for a later sweep (a replica may be creating it right now)."""
 
 log = logging.getLogger("fedcore.orders")
 
@@ -59,14 +61,15 @@ def sweep_if_due(services: OfferingServices, schedule: SweepSchedule, now: float
         return ""
     where = {"offering": services.name, "mode": "order_process"}
     try:
-        report = services.sweep_duplicates(since)
+        settled = dt.datetime.fromtimestamp(now, dt.UTC) - PROJECT_SETTLE
+        report = services.sweep_duplicates(since, settled)
     except PortError as exc:
         schedule.record(services.name, now, ok=False)
         log.warning("duplicate sweep could not run: %s", exc, extra=where)
         return "duplicate sweep not run"
     schedule.record(services.name, now, ok=report.ok)
     _log(report, where)
-    if not (report.keys_duplicated or report.failed):
+    if not (report.keys_duplicated or report.projects_duplicated or report.failed):
         log.debug("%s", summary(report), extra=where)
         return ""
     return summary(report)
@@ -86,8 +89,9 @@ def _log(report: SweepReport, where: dict[str, str]) -> None:
 def summary(report: SweepReport) -> str:
     """One phrase for the order pass's summary line."""
     parts = [f"duplicate sweep: {report.orders_listed} keyed B orders looked at"]
-    if report.keys_duplicated:
-        parts.append(f"{report.keys_duplicated} keys duplicated, {len(report.repairs)} repaired")
+    if report.keys_duplicated or report.projects_duplicated:
+        parts.append(f"{report.keys_duplicated} keys and {report.projects_duplicated} B projects duplicated, "
+                     f"{len(report.repairs)} repaired")
     if report.waiting:
         parts.append(f"{len(report.waiting)} still in progress on B")
     if report.refused or report.failed:

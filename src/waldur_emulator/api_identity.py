@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import api_roles, perms, render
+from .api_orders import parse_after
 from .core import Core, caller, flag, normalize, slugify, text
 from .records import Category, Customer, Project, ServiceProvider
 from .web import ApiError, Request, Response, Router, bad_request, forbidden, order_items, paginate, retrieve
@@ -197,6 +198,9 @@ class IdentityApi:
         if (v := q.one("user_uuid")) is not None:
             with_user = {a.scope_uuid for a in self.state.roles_of(normalize(v) or "")}
             items = [p for p in items if p.uuid in with_user]
+        if (v := q.one("created")) is not None:  # "created after", as Waldur's filter means it
+            after = parse_after(v, "created")
+            items = [p for p in items if p.created >= after]
         items = order_items(request, items, {"name": lambda p: p.name, "created": lambda p: p.created})
         base = request.base_url
         return paginate(request, items, lambda p: render.project(self.state, base, p))

@@ -12,11 +12,13 @@ from fedcore.enums import OrderState, ResourceState
 from fedcore.errors import TransientError
 from fedcore.ids import Uuid
 from fedcore.lifecycle import discard_key, idempotency_key
-from fedcore.model import NewOrder, Order
+from fedcore.model import NewOrder, Order, ProjectKey
 from fedcore.services.duplicates import SweepReport, sweep_duplicates
 from runners.sweeps import FIRST_WINDOW, SweepSchedule, summary, sweep_if_due
 
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LATER = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+"""Every duplicate B project counts as settled (the fakes' clock is in 2026)."""
 
 
 @pytest.fixture
@@ -42,7 +44,7 @@ def done_with_a_loser(world: World, *, loser_state: OrderState) -> tuple[Uuid, O
 
 
 def sweep(world: World) -> SweepReport:
-    return sweep_duplicates(world.ports, EPOCH)
+    return sweep_duplicates(world.ports, EPOCH, LATER)
 
 
 def resource_state(world: World, order: Order) -> ResourceState:
@@ -108,7 +110,7 @@ def test_a_key_whose_a_order_is_open_is_left_to_its_turns(world: World) -> None:
 def test_orders_modified_before_the_window_are_not_looked_at(world: World) -> None:
     done_with_a_loser(world, loser_state=OrderState.DONE)
     later = max(o.modified for o in world.b.orders.values() if o.modified is not None) + dt.timedelta(seconds=1)
-    report = sweep_duplicates(world.ports, later)
+    report = sweep_duplicates(world.ports, later, LATER)
     assert (report.orders_listed, report.keys_duplicated) == (0, 0)
 
 
@@ -140,6 +142,43 @@ def test_a_failing_listing_means_the_sweep_could_not_run(world: World) -> None:
         sweep(world)
 
 
+# B projects ------------------------------------------------------------------------------------------------------
+
+
+def test_an_empty_duplicate_project_is_deleted_and_the_oldest_kept(world: World) -> None:
+    world.create_done()
+    [serving] = world.b.projects.values()
+    key = ProjectKey(world.project.customer_uuid, world.project.uuid)
+    left = world.b.create_project(key, "left by a replica whose delete failed", "")
+    report = sweep(world)
+    assert report.projects_duplicated == 1
+    assert report.repairs == (f"deleted B project {left.uuid} (a duplicate for backend_id {key.backend_id})",)
+    assert world.b.projects_with_key(key) == [serving]
+    assert sweep(world).projects_duplicated == 0
+
+
+def test_a_duplicate_project_holding_a_resource_is_reported_not_deleted(world: World) -> None:
+    world.create_done()
+    key = ProjectKey(world.project.customer_uuid, world.project.uuid)
+    used = world.b.create_project(key, "a replica ordered in it", "")
+    world.b.create_order(NewOrder(used.uuid, "someone-else", {"cpu_b": 1}))
+    report = sweep(world)
+    assert report.repairs == ()
+    assert len(report.refused) == 1
+    assert "Project has active resources" in report.refused[0]
+    assert len(world.b.projects_with_key(key)) == 2
+
+
+def test_a_duplicate_project_younger_than_the_settling_time_is_left_for_later(world: World) -> None:
+    world.create_done()
+    key = ProjectKey(world.project.customer_uuid, world.project.uuid)
+    young = world.b.create_project(key, "being created by a replica right now", "")
+    assert young.created is not None
+    report = sweep_duplicates(world.ports, EPOCH, young.created - dt.timedelta(seconds=1))
+    assert (report.projects_duplicated, report.repairs) == (1, ())
+    assert len(world.b.projects_with_key(key)) == 2
+
+
 # The schedule ---------------------------------------------------------------------------------------------------
 
 
@@ -165,10 +204,10 @@ class _Services:
     def __init__(self, world: World, fail: bool = False) -> None:
         self.world, self.fail = world, fail
 
-    def sweep_duplicates(self, since: dt.datetime) -> SweepReport:
+    def sweep_duplicates(self, since: dt.datetime, settled_before: dt.datetime) -> SweepReport:
         if self.fail:
             raise TransientError("B is down", where="B")
-        return sweep_duplicates(self.world.ports, EPOCH)
+        return sweep_duplicates(self.world.ports, EPOCH, LATER)
 
 
 def test_sweep_if_due_logs_every_repair_and_summarises(world: World, caplog: pytest.LogCaptureFixture) -> None:
@@ -177,7 +216,7 @@ def test_sweep_if_due_logs_every_repair_and_summarises(world: World, caplog: pyt
     with caplog.at_level(logging.INFO, logger="fedcore.orders"):
         said = sweep_if_due(_Services(world), schedule, 1_800_000_000.0)  # type: ignore[arg-type]
         again = sweep_if_due(_Services(world), schedule, 1_800_000_001.0)  # type: ignore[arg-type]
-    assert said == "duplicate sweep: 2 keyed B orders looked at, 1 keys duplicated, 1 repaired"
+    assert said == "duplicate sweep: 2 keyed B orders looked at, 1 keys and 0 B projects duplicated, 1 repaired"
     assert again == ""
     assert [r.levelname for r in caplog.records] == ["WARNING"]
     assert "terminated B resource" in caplog.records[0].getMessage()
@@ -193,6 +232,6 @@ def test_a_sweep_that_could_not_run_says_so(world: World, caplog: pytest.LogCapt
 
 
 def test_summary_counts_what_is_left() -> None:
-    report = SweepReport(5, 2, repairs=("a",), waiting=("b",), refused=("c",), failed=("d",))
-    assert summary(report) == ("duplicate sweep: 5 keyed B orders looked at, 2 keys duplicated, 1 repaired, "
-                               "1 still in progress on B, 2 refused or failed")
+    report = SweepReport(5, 2, repairs=("a",), projects_duplicated=1, waiting=("b",), refused=("c",), failed=("d",))
+    assert summary(report) == ("duplicate sweep: 5 keyed B orders looked at, 2 keys and 1 B projects duplicated, "
+                               "1 repaired, 1 still in progress on B, 2 refused or failed")

@@ -246,6 +246,20 @@ class MemoryTarget(Marketplace):
         self._done("create_project")
         return project
 
+    def projects_with_backend_id(self, backend_id: str) -> Sequence[Project]:
+        """Every project with exactly this backend_id."""
+        self._call("projects_with_backend_id")
+        found = [p for p in self.projects.values() if p.backend_id == backend_id]
+        self._done("projects_with_backend_id", write=False)
+        return found
+
+    def projects_created_after(self, created_after: dt.datetime) -> Sequence[Project]:
+        """Projects created at or after ``created_after`` (the fake's own clock)."""
+        self._call("projects_created_after")
+        found = [p for p in self.projects.values() if p.created is not None and p.created >= created_after]
+        self._done("projects_created_after", write=False)
+        return found
+
     def delete_project(self, project_uuid: Uuid) -> None:
         """Remove the project; 409 while a resource in it is not Terminated, NotFound when it is gone."""
         self._call("delete_project")

@@ -203,6 +203,21 @@ class TargetMarketplace:
         where = self._http.where("POST", path)
         return to_domain(where, project_to_domain, structure(data, WireProject, where))
 
+    def projects_with_backend_id(self, backend_id: str) -> Sequence[Project]:
+        """``GET projects/?backend_id=…&customer=…``."""
+        return self._projects([("backend_id", backend_id), ("customer", self.customer_uuid)])
+
+    def projects_created_after(self, created_after: dt.datetime) -> Sequence[Project]:
+        """``GET projects/?customer=…&created=…`` (Waldur's ``created`` means "after")."""
+        return self._projects([("customer", self.customer_uuid),
+                               ("created", created_after.astimezone(dt.UTC).isoformat())])
+
+    def _projects(self, params: Params) -> list[Project]:
+        path = "projects/"
+        where = self._http.where("GET", path)
+        found = structure_list(self._http.list(path, params, fields=PROJECT_FIELDS), WireProject, where)
+        return [to_domain(where, project_to_domain, p) for p in found]
+
     def delete_project(self, project_uuid: Uuid) -> None:
         """``DELETE projects/{uuid}/`` (Waldur refuses it, 409, while the project holds resources)."""
         self._http.delete(f"projects/{project_uuid}/")

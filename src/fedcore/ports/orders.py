@@ -102,6 +102,15 @@ class TargetProjects(TargetMembers, Protocol):
         """Create the B project for ``key`` under the configured B customer."""
         ...
 
+    def projects_with_backend_id(self, backend_id: str) -> Sequence[Project]:
+        """Every B project of fedcore's customer whose ``backend_id`` is exactly ``backend_id`` (one listing)."""
+        ...
+
+    def projects_created_after(self, created_after: dt.datetime) -> Sequence[Project]:
+        """The B projects of fedcore's customer created after ``created_after`` (one paged listing; for the
+        duplicate sweep)."""
+        ...
+
     def delete_project(self, project_uuid: Uuid) -> None:
         """Delete a B project (Waldur's soft delete). NotFound when it is gone; Conflict while it holds resources."""
         ...

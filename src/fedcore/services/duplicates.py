@@ -15,6 +15,12 @@ again. The sweep finds them from B's side, level-triggered, whatever happened be
    it (a later sweep, whose window covers its next change, repairs it).
 
 The sweep never touches the B order A links, and never an order of a key whose A order is open or unknown.
+
+B projects: a turn deletes the B project it just created when an older one with the same ``backend_id`` exists; a
+delete that failed leaves an empty duplicate. The sweep lists the B projects created since ``since`` (one call),
+and for each ``backend_id`` among them every project carrying it (one call each): the oldest serves, every other
+created before ``settled_before`` is deleted (Waldur refuses, 409, while it holds resources: reported). Younger
+ones are left for the next sweep: a replica creating one this very moment may not have seen the older yet.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ class SweepReport:
     orders_listed: int
     keys_duplicated: int
     repairs: tuple[str, ...] = ()
+    projects_duplicated: int = 0
     waiting: tuple[str, ...] = ()
     refused: tuple[str, ...] = ()
     failed: tuple[str, ...] = ()
@@ -61,7 +68,7 @@ class _Sweep:
         self.refused: list[str] = []
         self.failed: list[str] = []
 
-    def run(self, since: dt.datetime) -> SweepReport:
+    def run(self, since: dt.datetime, settled_before: dt.datetime) -> SweepReport:
         # A failure of this first listing propagates: the sweep could not start.
         recent = [o for o in self.ports.b_orders.list_keyed_creates(since) if lc.a_order_of_key(o.key)]
         keys_by_project: defaultdict[Uuid, set[str]] = defaultdict(set)
@@ -80,8 +87,49 @@ class _Sweep:
                 if len(alive) > 1:
                     duplicated += 1
                     self._settle(key, alive)
-        return SweepReport(len(recent), duplicated, tuple(self.repairs), tuple(self.waiting), tuple(self.refused),
-                           tuple(self.failed))
+        projects = self._projects(since, settled_before)
+        return SweepReport(len(recent), duplicated, tuple(self.repairs), projects, tuple(self.waiting),
+                           tuple(self.refused), tuple(self.failed))
+
+    def _projects(self, since: dt.datetime, settled_before: dt.datetime) -> int:
+        b_projects = self.ports.b_projects
+        try:
+            recent = b_projects.projects_created_after(since)
+        except PortError as exc:
+            self.failed.append(f"the B projects created since {since.isoformat()}: {exc}")
+            return 0
+        duplicated = 0
+        for backend_id in sorted({p.backend_id for p in recent if p.backend_id}):
+            try:
+                sharing = b_projects.projects_with_backend_id(backend_id)
+            except PortError as exc:
+                self.failed.append(f"the B projects with backend_id {backend_id}: {exc}")
+                continue
+            serving = lc.choose_project(sharing)
+            losers = [p for p in sharing if serving is not None and p.uuid != serving.uuid]
+            if not losers:
+                continue
+            duplicated += 1
+            for loser in losers:
+                if loser.created is None or loser.created > settled_before:
+                    continue
+                self._delete_project(loser.uuid, backend_id)
+        return duplicated
+
+    def _delete_project(self, project: Uuid, backend_id: str) -> None:
+        what = f"B project {project} (a duplicate for backend_id {backend_id})"
+        try:
+            self.ports.b_projects.delete_project(project)
+        except NotFound:
+            return
+        except Conflict as exc:
+            self.refused.append(f"{what}: B refused to delete it: {exc.detail}")
+        except PermanentError as exc:
+            self.refused.append(f"{what}: B refused: {exc.detail}")
+        except PortError as exc:
+            self.failed.append(f"{what}: {exc}")
+        else:
+            self.repairs.append(f"deleted {what}")
 
     def _settle(self, key: str, alive: list[Order]) -> None:
         a_uuid = lc.a_order_of_key(key)
@@ -132,6 +180,7 @@ class _Sweep:
         self.repairs.append(f"terminated B resource {resource.uuid} of {what}")
 
 
-def sweep_duplicates(ports: OrderPorts, since: dt.datetime) -> SweepReport:
-    """One duplicate sweep over the B Create orders modified since ``since`` (see the module's description)."""
-    return _Sweep(ports).run(since)
+def sweep_duplicates(ports: OrderPorts, since: dt.datetime, settled_before: dt.datetime) -> SweepReport:
+    """One duplicate sweep over the B Create orders modified, and the B projects created, since ``since``; duplicate
+    projects created after ``settled_before`` are left for a later sweep (see the module's description)."""
+    return _Sweep(ports).run(since, settled_before)

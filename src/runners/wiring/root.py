@@ -23,8 +23,8 @@ from fedcore.ports import (
     TargetUsage,
     TargetUsers,
 )
-from fedcore.services.membership_pass import MembershipPassReport, MembershipPorts, run_membership_pass
 from fedcore.services.duplicates import SweepReport, sweep_duplicates
+from fedcore.services.membership_pass import MembershipPassReport, MembershipPorts, run_membership_pass
 from fedcore.services.orders import OrderPorts, OrderProcessor
 from fedcore.services.report_pass import ReportPassReport, ReportPorts, run_report_pass
 from fedcore.services.usernames import UsernameSyncReport, sync_username, sync_usernames
@@ -88,9 +88,10 @@ class OfferingServices:
     ports: Ports
     orders: OrderProcessor
 
-    def sweep_duplicates(self, since: dt.datetime) -> SweepReport:
-        """Repair the B Create orders another replica duplicated, among those modified since ``since``."""
-        return sweep_duplicates(self.ports.orders, since)
+    def sweep_duplicates(self, since: dt.datetime, settled_before: dt.datetime) -> SweepReport:
+        """Repair what another replica duplicated on B: Create orders modified since ``since``, projects created
+        since then (those created after ``settled_before`` are left for later)."""
+        return sweep_duplicates(self.ports.orders, since, settled_before)
 
     def sync_usernames(self) -> UsernameSyncReport:
         """Copy every settled B offering-user username onto A (two listings, a patch per mismatch)."""

@@ -370,6 +370,20 @@ class TestTargetProjects:
         with pytest.raises(NotFound):
             world.b_projects.delete_project(world.unknown_uuid())
 
+    @also_over_tcp
+    def test_projects_are_listed_by_backend_id_and_by_creation_time(self, world: OrdersWorld) -> None:
+        key, other = new_key(), new_key()
+        first = world.b_projects.create_project(key, "first", "")
+        second = world.b_projects.create_project(key, "second", "")
+        world.b_projects.create_project(other, "other", "")
+        sharing = world.b_projects.projects_with_backend_id(key.backend_id)
+        assert sorted(p.uuid for p in sharing) == sorted([first.uuid, second.uuid])
+        recent = {p.uuid for p in world.b_projects.projects_created_after(dt.datetime(2000, 1, 1, tzinfo=dt.UTC))}
+        assert {first.uuid, second.uuid} <= recent
+        assert world.b_projects.projects_created_after(dt.datetime(2100, 1, 1, tzinfo=dt.UTC)) == []
+        world.b_projects.delete_project(second.uuid)
+        assert [p.uuid for p in world.b_projects.projects_with_backend_id(key.backend_id)] == [first.uuid]
+
     def test_a_project_holding_a_resource_is_not_deleted(self, world: OrdersWorld) -> None:
         key = new_key()
         project = world.b_projects.create_project(key, "physics", "")
