@@ -57,6 +57,9 @@ class _Passes:
     def server_reachable(self, server: str, reachable: bool) -> None:
         pass
 
+    def duplicate_repaired(self, offering: str, kind: str) -> None:
+        pass
+
 
 class _Narrator(logging.Handler):
     """fedcore's INFO lines (and the event handler's DEBUG "handled" lines) worth telling, as sentences."""

@@ -25,7 +25,7 @@ from fedcore.services.report_pass import ReportPassReport
 from runners.coordination import OrderLinks, ProjectLocks
 from runners.logs import order_context
 from runners.schedule import OrderBackoff
-from runners.sweeps import SweepSchedule, sweep_if_due
+from runners.sweeps import REPAIR_KINDS, SweepSchedule, sweep_if_due
 from runners.telemetry import Telemetry
 from runners.wiring import Mode, OfferingServices, local_today
 
@@ -103,7 +103,7 @@ def _orders(services: OfferingServices, ctx: JobContext) -> tuple[bool, str]:
         if rounds.may_follow_up():
             rounds.open()
     ok, summary = rounds.verdict()
-    swept = "" if ctx.stopping() else sweep_if_due(services, ctx.sweeps, ctx.wall())
+    swept = "" if ctx.stopping() else sweep_if_due(services, ctx.sweeps, ctx.wall(), ctx.telemetry)
     return ok, f"{summary}; {swept}" if swept else summary
 
 
@@ -287,6 +287,9 @@ def after_order(offering: str, outcome: OrderOutcome, ctx: JobContext) -> None:
         orders_log.debug("order %s: %s", outcome.status, outcome.reason, extra=extra)
     for repair in outcome.repairs:
         orders_log.warning("duplicate on B (another replica's, or an earlier attempt's): %s", repair, extra=extra)
+    for step in outcome.steps:
+        if step in REPAIR_KINDS:
+            ctx.telemetry.duplicate_repaired(offering, REPAIR_KINDS[step])
     if outcome.duplicates:
         orders_log.warning("other B orders carry this order's key and were left alone: %s",
                            ", ".join(outcome.duplicates), extra=extra)

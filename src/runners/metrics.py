@@ -44,6 +44,10 @@ def _version() -> str:
         return "dev"
 
 
+REPAIR_KINDS = ("order_deleted", "resource_terminated", "project_deleted")
+"""The kinds of ``fedcore_duplicates_repaired_total`` (each starts at 0 for every offering with orders)."""
+
+
 def answered(status: str) -> bool:
     """Whether a call's ``status`` means the server answered: any HTTP status below 500 (a 404 or a 409 is an
     answer); a 5xx (often a proxy in front of a stopped Waldur) or a transport error's class name is not."""
@@ -95,6 +99,9 @@ class PrometheusTelemetry:
                               registry=r)
         self.event_seconds = Histogram("fedcore_event_seconds", "From taking a STOMP message in to settling it.",
                                        ["side", "object_type"], buckets=API_BUCKETS, registry=r)
+        self.duplicates = Counter("fedcore_duplicates_repaired", "Duplicates on B another replica (or an interrupted "
+                                  "attempt) made and fedcore repaired, by kind (order_deleted, "
+                                  "resource_terminated, project_deleted).", ["offering", "kind"], registry=r)
         self.event_offerings = Gauge("fedcore_event_offerings", "Offerings (per side) with events enabled, by "
                                      "state: events, polling (registration failing or broker down), pending.",
                                      ["state"], registry=r)
@@ -112,10 +119,17 @@ class PrometheusTelemetry:
             for mode in chosen:
                 for outcome in PASS_OUTCOMES:
                     self.passes.labels(offering, mode, outcome)
+            if "order_process" in chosen or "event_process" in chosen:
+                for kind in REPAIR_KINDS:
+                    self.duplicates.labels(offering, kind)
 
     def order_finished(self, offering: str, order_type: str, outcome: str) -> None:
         """Count one order's outcome."""
         self.orders.labels(offering, order_type, outcome).inc()
+
+    def duplicate_repaired(self, offering: str, kind: str) -> None:
+        """Count one repair of a duplicate on B."""
+        self.duplicates.labels(offering, kind).inc()
 
     def api_call(self, server: str, method: str, endpoint: str, status: str, seconds: float) -> None:
         """Count and time one call; the server is up when it answered."""

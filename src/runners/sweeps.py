@@ -15,6 +15,7 @@ from attrs import Factory, define
 
 from fedcore.errors import PortError
 from fedcore.services.duplicates import SweepReport
+from runners.telemetry import NullTelemetry, Telemetry
 from runners.wiring import OfferingServices
 
 DEFAULT_SWEEP_MINUTES = 10.0
@@ -22,6 +23,10 @@ FIRST_WINDOW = dt.timedelta(days=7)
 """How far back the first sweep of a process looks: a replica may have died before this process started."""
 PROJECT_SETTLE = dt.timedelta(minutes=5)
 """A duplicate B project younger than this is left for a later sweep (a replica may be creating it right now)."""
+
+REPAIR_KINDS = {"DeleteDuplicate": "order_deleted", "TerminateDuplicate": "resource_terminated",
+                "DeleteProject": "project_deleted"}
+"""An order turn's repair steps (:attr:`OrderOutcome.steps`) as the kinds of ``fedcore_duplicates_repaired_total``."""
 
 log = logging.getLogger("fedcore.orders")
 
@@ -53,7 +58,9 @@ class SweepSchedule:
             self._window[offering] = started - 2 * self.period
 
 
-def sweep_if_due(services: OfferingServices, schedule: SweepSchedule, now: float) -> str:
+def sweep_if_due(
+    services: OfferingServices, schedule: SweepSchedule, now: float, telemetry: Telemetry | None = None
+) -> str:
     """Run the duplicate sweep of ``services``' offering when it is due; log what it found and did. Returns a
     summary for the pass's log line ("" when no sweep ran, or it found nothing)."""
     since = schedule.due(services.name, now)
@@ -69,6 +76,10 @@ def sweep_if_due(services: OfferingServices, schedule: SweepSchedule, now: float
         return "duplicate sweep not run"
     schedule.record(services.name, now, ok=report.ok)
     _log(report, where)
+    counted = telemetry or NullTelemetry()
+    for kind, count in report.repaired.items():
+        for _ in range(count):
+            counted.duplicate_repaired(services.name, kind)
     if not (report.keys_duplicated or report.projects_duplicated or report.failed):
         log.debug("%s", summary(report), extra=where)
         return ""

@@ -37,6 +37,11 @@ class Telemetry(Protocol):
         """Whether the last call to ``server`` got an answer (for ``/readyz``)."""
         ...
 
+    def duplicate_repaired(self, offering: str, kind: str) -> None:
+        """A duplicate on B was repaired: ``kind`` is ``order_deleted``, ``resource_terminated`` or
+        ``project_deleted`` (by an order's turn or by the duplicate sweep)."""
+        ...
+
 
 class NullTelemetry:
     """Telemetry that goes nowhere."""
@@ -57,4 +62,7 @@ class NullTelemetry:
         """Ignored."""
 
     def server_reachable(self, server: str, reachable: bool) -> None:
+        """Ignored."""
+
+    def duplicate_repaired(self, offering: str, kind: str) -> None:
         """Ignored."""

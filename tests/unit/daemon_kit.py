@@ -77,6 +77,7 @@ class Recorder:
         self.passes: list[tuple[str, str, bool]] = []
         self.waiting: list[tuple[str, int, float]] = []
         self.servers: list[tuple[str, bool]] = []
+        self.repaired: list[tuple[str, str]] = []
         self._on_pass = on_pass
 
     def order_finished(self, offering: str, order_type: str, outcome: str) -> None:
@@ -98,6 +99,9 @@ class Recorder:
 
     def server_reachable(self, server: str, reachable: bool) -> None:
         self.servers.append((server, reachable))
+
+    def duplicate_repaired(self, offering: str, kind: str) -> None:
+        self.repaired.append((offering, kind))
 
 
 def daemon(

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import datetime as dt
 import logging
 
 import pytest
+from daemon_kit import Recorder
 from order_world import World
 
 from fedcore.enums import OrderState, ResourceState
 from fedcore.errors import TransientError
 from fedcore.ids import Uuid
-from fedcore.lifecycle import discard_key, idempotency_key
+from fedcore.lifecycle import Complete, discard_key, idempotency_key
 from fedcore.model import NewOrder, Order, ProjectKey
 from fedcore.services.duplicates import SweepReport, sweep_duplicates
+from fedcore.services.orders import OrderOutcome
+from runners.jobs import JobContext, after_order
+from runners.schedule import OrderBackoff
 from runners.sweeps import FIRST_WINDOW, SweepSchedule, summary, sweep_if_due
 
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -213,9 +218,11 @@ class _Services:
 def test_sweep_if_due_logs_every_repair_and_summarises(world: World, caplog: pytest.LogCaptureFixture) -> None:
     done_with_a_loser(world, loser_state=OrderState.DONE)
     schedule = SweepSchedule(period=600)
+    telemetry = Recorder()
     with caplog.at_level(logging.INFO, logger="fedcore.orders"):
-        said = sweep_if_due(_Services(world), schedule, 1_800_000_000.0)  # type: ignore[arg-type]
-        again = sweep_if_due(_Services(world), schedule, 1_800_000_001.0)  # type: ignore[arg-type]
+        said = sweep_if_due(_Services(world), schedule, 1_800_000_000.0, telemetry)  # type: ignore[arg-type]
+        again = sweep_if_due(_Services(world), schedule, 1_800_000_001.0, telemetry)  # type: ignore[arg-type]
+    assert telemetry.repaired == [("hpc", "resource_terminated")]
     assert said == "duplicate sweep: 2 keyed B orders looked at, 1 keys and 0 B projects duplicated, 1 repaired"
     assert again == ""
     assert [r.levelname for r in caplog.records] == ["WARNING"]
@@ -235,3 +242,19 @@ def test_summary_counts_what_is_left() -> None:
     report = SweepReport(5, 2, repairs=("a",), projects_duplicated=1, waiting=("b",), refused=("c",), failed=("d",))
     assert summary(report) == ("duplicate sweep: 5 keyed B orders looked at, 2 keys and 1 B projects duplicated, "
                                "1 repaired, 1 still in progress on B, 2 refused or failed")
+
+
+def test_an_order_turns_repairs_are_counted_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    telemetry = Recorder()
+    ctx = JobContext(telemetry, OrderBackoff(), cf.ThreadPoolExecutor(1), stopping=lambda: False)
+    steps = ("SubmitCreate", "LinkResource", "LinkOrder", "DeleteDuplicate", "TerminateDuplicate", "Complete")
+    repairs = ("delete B order 1, a duplicate", "terminate B resource 2 of B order 3, a duplicate")
+    outcome = OrderOutcome(Uuid("a" * 32), "Create", steps, Complete(), repairs=repairs)
+    with caplog.at_level(logging.WARNING, logger="fedcore.orders"):
+        after_order("hpc", outcome, ctx)
+    ctx.order_pool.shutdown()
+    assert telemetry.repaired == [("hpc", "order_deleted"), ("hpc", "resource_terminated")]
+    assert [r.getMessage() for r in caplog.records] == [
+        "duplicate on B (another replica's, or an earlier attempt's): delete B order 1, a duplicate",
+        "duplicate on B (another replica's, or an earlier attempt's): terminate B resource 2 of B order 3, a duplicate",
+    ]

@@ -33,6 +33,7 @@ def exported() -> set[str]:
     telemetry.orders_waiting("HPC", 1, 10.0)
     telemetry.event_settled("A", "order", "handled", 0.01)
     telemetry.event_offerings_by_state({"events": 1})
+    telemetry.duplicate_repaired("HPC", "resource_terminated")
     return {s.name for family in telemetry.registry.collect() for s in family.samples} | {"up"}
 
 

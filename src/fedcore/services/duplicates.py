@@ -26,9 +26,10 @@ ones are left for the next sweep: a replica creating one this very moment may no
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Mapping
 
-from attrs import frozen
+from attrs import field, frozen
 
 from fedcore import lifecycle as lc
 from fedcore.enums import OrderState, OrderType, ResourceState
@@ -41,6 +42,10 @@ _PENDING = (OrderState.PENDING_CONSUMER, OrderState.PENDING_PROVIDER)
 _TERMINABLE = (ResourceState.OK, ResourceState.ERRED)
 
 
+def _counts(counts: Mapping[str, int]) -> Mapping[str, int]:
+    return dict(counts)
+
+
 @frozen
 class SweepReport:
     """What one sweep found and did. ``repairs`` and ``refused`` name each B object; ``waiting`` lists duplicates
@@ -50,6 +55,8 @@ class SweepReport:
     keys_duplicated: int
     repairs: tuple[str, ...] = ()
     projects_duplicated: int = 0
+    repaired: Mapping[str, int] = field(factory=dict, converter=_counts)
+    """How many repairs of each kind: ``order_deleted``, ``resource_terminated``, ``project_deleted``."""
     waiting: tuple[str, ...] = ()
     refused: tuple[str, ...] = ()
     failed: tuple[str, ...] = ()
@@ -67,6 +74,7 @@ class _Sweep:
         self.waiting: list[str] = []
         self.refused: list[str] = []
         self.failed: list[str] = []
+        self.kinds: Counter[str] = Counter()
 
     def run(self, since: dt.datetime, settled_before: dt.datetime) -> SweepReport:
         # A failure of this first listing propagates: the sweep could not start.
@@ -88,7 +96,7 @@ class _Sweep:
                     duplicated += 1
                     self._settle(key, alive)
         projects = self._projects(since, settled_before)
-        return SweepReport(len(recent), duplicated, tuple(self.repairs), projects, tuple(self.waiting),
+        return SweepReport(len(recent), duplicated, tuple(self.repairs), projects, self.kinds, tuple(self.waiting),
                            tuple(self.refused), tuple(self.failed))
 
     def _projects(self, since: dt.datetime, settled_before: dt.datetime) -> int:
@@ -130,6 +138,7 @@ class _Sweep:
             self.failed.append(f"{what}: {exc}")
         else:
             self.repairs.append(f"deleted {what}")
+            self.kinds["project_deleted"] += 1
 
     def _settle(self, key: str, alive: list[Order]) -> None:
         a_uuid = lc.a_order_of_key(key)
@@ -159,6 +168,7 @@ class _Sweep:
                     duplicate = self.ports.b_orders.get_order(duplicate.uuid)  # B's provider took it up: read again
                 else:
                     self.repairs.append(f"deleted {what}")
+                    self.kinds["order_deleted"] += 1
                     return
             if duplicate.state == OrderState.DONE and duplicate.resource_uuid is not None:
                 self._terminate(duplicate, what)
@@ -178,6 +188,7 @@ class _Sweep:
             return  # already terminating or terminated (an earlier repair), or B is still working on it
         self.ports.b_orders.request_termination(resource.uuid, lc.discard_key(duplicate.uuid))
         self.repairs.append(f"terminated B resource {resource.uuid} of {what}")
+        self.kinds["resource_terminated"] += 1
 
 
 def sweep_duplicates(ports: OrderPorts, since: dt.datetime, settled_before: dt.datetime) -> SweepReport:
