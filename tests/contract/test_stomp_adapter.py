@@ -25,7 +25,16 @@ import httpx
 import pytest
 
 from adapters.config.schema import StompEndpoint
-from adapters.stomp import MAX_BODY, Backoff, StompEventStream, StompQueue, Transport, decode, object_type_of
+from adapters.stomp import (
+    MAX_BODY,
+    RECONNECT_CAP_VARIABLE,
+    Backoff,
+    StompEventStream,
+    StompQueue,
+    Transport,
+    decode,
+    object_type_of,
+)
 from contract.ports.test_events_contract import (
     DEADLINE,
     MANAGEMENT,
@@ -164,6 +173,26 @@ class TestBackoff:
         assert policy.delay(3, 0.999) == pytest.approx(5.0, abs=0.01)
         assert policy.delay(10_000, 0.999) == 60.0
         assert all(0 < policy.delay(n, r) <= 60 for n in range(1, 200) for r in (0.0, 0.5, 0.99))
+
+    def test_the_cap_comes_from_the_environment_when_set(self) -> None:
+        assert Backoff.from_environ({}) == Backoff()
+        assert Backoff.from_environ({RECONNECT_CAP_VARIABLE: " "}) == Backoff()
+        policy = Backoff.from_environ({RECONNECT_CAP_VARIABLE: "1.5"})
+        assert policy == Backoff(cap=1.5)
+        assert [policy.delay(n, 0.999) for n in range(1, 5)] == [pytest.approx(1.25, abs=0.01), 1.5, 1.5, 1.5]
+
+    @pytest.mark.parametrize("raw", ["0", "-1", "soon", "nan", "inf"])
+    def test_a_cap_that_is_not_a_positive_number_is_named_and_the_default_kept(
+            self, raw: str, caplog: pytest.LogCaptureFixture) -> None:
+        assert Backoff.from_environ({RECONNECT_CAP_VARIABLE: raw}) == Backoff()
+        assert f"{RECONNECT_CAP_VARIABLE}={raw!r} is not a positive number of seconds" in caplog.text
+
+    def test_a_stream_given_no_policy_reads_the_cap_from_the_environment(
+            self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv(RECONNECT_CAP_VARIABLE, "2")
+        stream = StompEventStream(endpoint=StompEndpoint("h", 1, "/ws", use_tls=False), vhost="v", login="l",
+                                  passcode="p", queues=[StompQueue(QUEUE, Side.A)])
+        assert stream._backoff == Backoff(cap=2.0)
 
 
 def test_the_passcode_is_not_in_the_repr() -> None:

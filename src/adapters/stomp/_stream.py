@@ -28,6 +28,7 @@ import collections
 import hashlib
 import itertools
 import logging
+import os
 import random
 import socket
 import threading
@@ -49,7 +50,8 @@ from ._wire import Incoming, Listener, StompQueue, Transport, guard_stomp_logs, 
 log = logging.getLogger("adapters.stomp")
 
 DEFAULT_BACKOFF = Backoff()
-"""1 s doubling up to 60 s, +/- 25 % jitter (EVENTS.md §6 asks for 120 s; 60 s catches up sooner)."""
+"""1 s doubling up to 60 s, +/- 25 % jitter (EVENTS.md §6 asks for 120 s; 60 s catches up sooner); a stream given
+no policy uses it with the cap ``FEDCORE_STOMP_RECONNECT_CAP_SECONDS`` sets, if set (:meth:`Backoff.from_environ`)."""
 REFUSED = "CONNECT refused"
 """How a failed connection's reason starts when the broker answered CONNECT with an ERROR (login refused)."""
 _MAX_REMEMBERED = 10_000
@@ -79,7 +81,7 @@ class StompEventStream:
         heartbeat_ms: int = 10_000,
         prefetch: int = 100,
         connect_timeout: float = 10.0,
-        backoff: Backoff = DEFAULT_BACKOFF,
+        backoff: Backoff | None = None,
         on_connected: Callable[[], None] | None = None,
         ca_certs: str | None = None,
     ) -> None:
@@ -97,7 +99,7 @@ class StompEventStream:
         self._heartbeat_ms = heartbeat_ms
         self._prefetch = prefetch
         self._connect_timeout = connect_timeout
-        self._backoff = backoff
+        self._backoff = backoff if backoff is not None else Backoff.from_environ(os.environ)
         self._ca_certs = ca_certs
         self.on_connected = on_connected
         guard_stomp_logs()
