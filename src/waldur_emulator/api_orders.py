@@ -155,7 +155,11 @@ class OrdersApi:
             values = q.comma(name)
             if values:
                 found = [u for v in values for u in index.get(normalize(v) or "")]
-                keys = found if keys is None else [k for k in keys if k in set(found)]
+                if keys is None:
+                    keys = found
+                else:
+                    wanted = set(found)  # once, not once per key: a B project's keyed listing scanned the offering
+                    keys = [k for k in keys if k in wanted]
         if keys is None:
             return list(state.orders.values())
         return [state.orders[k] for k in keys]
