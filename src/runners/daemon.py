@@ -33,6 +33,7 @@ from adapters.config import FedcoreConfig
 from runners.exitcodes import ExitCode
 from runners.jobs import FOLLOW_UP_ROUNDS, JobContext, JobResult, run_job
 from runners.schedule import BackoffPolicy, OrderBackoff, Period, Scheduler, resolve_periods
+from runners.sweeps import DEFAULT_SWEEP_MINUTES, SweepSchedule
 from runners.telemetry import NullTelemetry, Telemetry
 from runners.wiring import Mode, OfferingServices, PortsFactory, build_offering
 from runners.wiring.root import takes_part
@@ -143,9 +144,11 @@ class Daemon:
         )  # fmt: skip
         order_pool = cf.ThreadPoolExecutor(workers, thread_name_prefix="fedcore-orders") if threaded else _Inline()
         self._order_pool = order_pool
+        sweep_minutes = config.periods.duplicate_sweep or DEFAULT_SWEEP_MINUTES
         self._context = JobContext(
             self.telemetry, self.backoff, order_pool, self._stop.is_set, timezone=config.timezone,
             reporting_periods=config.reporting_periods, monotonic=monotonic, wall=wall, follow_ups=follow_ups or 0,
+            sweeps=SweepSchedule(sweep_minutes * 60),
         )  # fmt: skip
         rolling = (FOLLOW_UP_ROUNDS if threaded else 0) if follow_ups is None else follow_ups
         self._rolling = attrs.evolve(self._context, follow_ups=rolling)  # the same locks, links and backoff

@@ -51,9 +51,19 @@ def test_periods_load_survive_a_dump_and_refuse_what_is_not_a_positive_number() 
         "periods.membership_sync: must be a number, got true/false",
         "periods.report: must be a positive number of minutes, got 0.0",
         "periods.username_sync: must be a number, got '5'",
-        "periods.orders: unknown key (did you mean 'order_process'?); known keys here: membership_sync, "
-        "order_process, report, username_sync",
+        "periods.orders: unknown key (did you mean 'order_process'?); known keys here: duplicate_sweep, "
+        "membership_sync, order_process, report, username_sync",
     )
+
+
+def test_the_duplicate_sweep_runs_every_ten_minutes_unless_configured() -> None:
+    assert daemon(config("hpc"), Worlds()).context.sweeps.period == 600
+    configured = config("hpc", periods={"duplicate_sweep": 0.5})
+    assert configured.periods.duplicate_sweep == 0.5
+    assert daemon(configured, Worlds()).context.sweeps.period == 30
+    with pytest.raises(ConfigError) as caught:
+        config("hpc", periods={"duplicate_sweep": -1})
+    assert caught.value.problems == ("periods.duplicate_sweep: must be a positive number of minutes, got -1.0",)
 
 
 def test_the_report_pass_covers_reporting_periods_months_of_the_configured_timezone() -> None:

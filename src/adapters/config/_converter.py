@@ -76,7 +76,7 @@ _FIELD_CHECKS: dict[type, dict[str, Callable[[Any], Any]]] = {
     },
     LogShippingConfig: {"ship_interval_seconds": check.in_range(10), "buffer_size_mb": check.in_range(1)},
     HttpTimeouts: dict.fromkeys(("connect", "read", "write", "pool"), check.seconds),
-    Periods: dict.fromkeys(("order_process", "membership_sync", "report", "username_sync"),
+    Periods: dict.fromkeys(("order_process", "membership_sync", "report", "username_sync", "duplicate_sweep"),
                            check.optional(check.minutes)),
     OfferingConfig: {
         "name": check.non_empty,

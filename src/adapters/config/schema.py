@@ -333,6 +333,8 @@ class Periods:
     membership_sync: float | None = None
     report: float | None = None
     username_sync: float | None = None
+    duplicate_sweep: float | None = None
+    """Minutes between two duplicate sweeps of an offering, within its order passes (docs/scaling.md)."""
 
 
 @frozen
