@@ -14,19 +14,19 @@ always processed one after the other, in listing order.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Collection, Generator, Iterable, Sequence
 from typing import TypeAlias
 
 from attrs import frozen
 
 from fedcore import lifecycle as lc
-from fedcore.enums import OrderState, OrderType
+from fedcore.enums import OrderState
 from fedcore.errors import Conflict, NotFound, PermanentError, PortError, TransientError
 from fedcore.ids import Uuid
-from fedcore.model import Order, Project, ProjectKey, Resource
-from fedcore.ports.orders import SourceOrders, SourceResources, TargetOrders, TargetProjects, TargetResources
-from fedcore.services._memo import Memo
+from fedcore.model import Order, Project, Resource
+from fedcore.services._pass_reads import OrderPorts, PassReads
+
+__all__ = ["OPEN_STATES", "OrderOutcome", "OrderPass", "OrderPorts", "OrderProcessor", "PassReport"]
 
 MAX_STEPS_PER_ORDER = 24
 OPEN_STATES = frozenset({OrderState.PENDING_PROVIDER, OrderState.EXECUTING})
@@ -87,123 +87,6 @@ class PassReport:
         return sum(1 for o in self.outcomes if o.status == status)
 
 
-@frozen
-class OrderPorts:
-    """Everything the order lifecycle talks to: A's orders and resources, B's orders, resources and projects."""
-
-    a_orders: SourceOrders
-    a_resources: SourceResources
-    b_orders: TargetOrders
-    b_resources: TargetResources
-    b_projects: TargetProjects
-
-
-class _PassReads:
-    """Reads shared by the orders of one pass, each made at most once (or once per project, resource, order)."""
-
-    def __init__(self, ports: OrderPorts, orders: Sequence[Order]) -> None:
-        self._ports = ports
-        self._orders = orders
-        self._linked = Memo[None, dict[Uuid, Order]](self._read_linked)
-        self._single = Memo[Uuid, Order | lc.Gone](self._read_order)
-        self._b_projects = Memo[ProjectKey, Project | None](ports.b_projects.find_project)
-        self._keyed: dict[Uuid, Memo[None, dict[str, lc.KeyedMatch]]] = {}
-        self._a_resources = Memo[Uuid, Sequence[Resource]](ports.a_resources.list_project_resources)
-        self._b_resources = Memo[Uuid, Resource | None](self._read_resource)
-
-    def warm(self) -> None:
-        """Make the one read every order may share (the batch of linked B orders) now, before concurrent use.
-
-        A failure is remembered like any other read and reaches the orders that need it.
-        """
-        with contextlib.suppress(PortError):
-            self._linked.get(None)
-
-    def _read_linked(self, _: None) -> dict[Uuid, Order]:
-        wanted = {o.link for o in self._orders if o.link is not None}
-        return dict(self._ports.b_orders.get_orders(wanted)) if wanted else {}
-
-    def _read_order(self, uuid: Uuid) -> Order | lc.Gone:
-        try:
-            return self._ports.b_orders.get_order(uuid)
-        except NotFound as exc:
-            return lc.Gone(str(exc))
-
-    def _read_resource(self, uuid: Uuid) -> Resource | None:
-        try:
-            return self._ports.b_resources.get_resource(uuid)
-        except NotFound:
-            return None
-
-    def linked_order(self, uuid: Uuid, order: Order) -> Order | lc.Gone:
-        """The B order the A ``order`` links: from the batched read of in-flight orders; else, for a Create, from
-        the keyed listing of its B project (one per project per pass, which the check before completing reads
-        anyway); else read alone (only its 404 means gone)."""
-        found = self._linked.get(None).get(uuid)
-        if found is None and order.type == OrderType.CREATE:
-            found = self._from_keyed_listing(uuid, order)
-        return found if found is not None else self._single.get(uuid)
-
-    def _from_keyed_listing(self, uuid: Uuid, order: Order) -> Order | None:
-        key = lc.idempotency_key(order.uuid)
-        project = self.b_project(ProjectKey(order.customer_uuid, order.project_uuid))
-        match = self.keyed_order(project.uuid, order.project_uuid, key) if project is not None else None
-        if match is None:
-            return None
-        return next((o for o in (match.winner, *match.duplicates) if o.uuid == uuid), None)
-
-    def b_project(self, key: ProjectKey) -> Project | None:
-        return self._b_projects.get(key)
-
-    def b_project_again(self, key: ProjectKey) -> Project | None:
-        """Look the project up anew (after this turn created one); later orders of the pass use the answer."""
-        found = self._ports.b_projects.find_project(key)
-        if found is not None:
-            self._b_projects.put(key, found)
-        return found
-
-    def project_created(self, project: Project, key: ProjectKey) -> None:
-        self._b_projects.put(key, project)
-        self._keyed_memo(project.uuid, ()).put(None, {})
-
-    def keyed_order(self, b_project: Uuid, a_project: Uuid, key: str) -> lc.KeyedMatch | None:
-        """The B orders carrying ``key`` in ``b_project``: one listing per B project per pass (until
-        :meth:`list_keys_again`) for every key of the A project's orders."""
-        keys = {lc.idempotency_key(o.uuid) for o in self._orders if o.project_uuid == a_project} | {key}
-        return self._keyed_memo(b_project, keys).get(None).get(key)
-
-    def list_keys_again(self, b_project: Uuid) -> None:
-        """The next :meth:`keyed_order` in ``b_project`` lists again (after submissions), for every later order."""
-        self._keyed.pop(b_project, None)
-
-    def _keyed_memo(self, b_project: Uuid, keys: Iterable[str]) -> Memo[None, dict[str, lc.KeyedMatch]]:
-        if b_project not in self._keyed:
-            wanted = frozenset(keys)
-            find = self._ports.b_orders.find_orders
-            self._keyed[b_project] = Memo(lambda _: lc.choose_keyed(find(b_project, wanted)))
-        return self._keyed[b_project]
-
-    def project_resources(self, project: Uuid) -> Sequence[Resource]:
-        return self._a_resources.get(project)
-
-    def b_resource(self, uuid: Uuid) -> Resource | None:
-        return self._b_resources.get(uuid)
-
-    def forget(self, step: lc.Write, view: lc.OrderView) -> None:
-        """A write failed: what this pass read about its objects may be stale (it may have been applied)."""
-        match step:
-            case lc.CreateProject(key=key):
-                self._b_projects.forget(key)
-            case lc.LinkResource():
-                self._a_resources.forget(view.order.project_uuid)
-            case lc.SubmitCreate(order=new_order):
-                self._keyed.pop(new_order.project_uuid, None)
-            case lc.SubmitUpdate(resource_uuid=resource) | lc.SubmitTerminate(resource_uuid=resource):
-                self._b_resources.forget(resource)
-            case lc.DeleteProject() | lc.DeleteDuplicate() | lc.TerminateDuplicate():
-                pass  # nothing this pass read depends on them (a keyed listing is read anew after submissions)
-
-
 _Turn: TypeAlias = Generator[lc.NeedKeyedOrder, None, OrderOutcome]
 """One order's turn (:meth:`OrderProcessor._turn`): pauses at the keyed lookup after a submission."""
 
@@ -241,7 +124,7 @@ class OrderProcessor:
         listed = tuple({o.uuid: o for o in self._ports.a_orders.list_open_orders()}.values())
         excluded = frozenset(skip)
         orders = tuple(o for o in listed if o.uuid not in excluded)
-        reads = _PassReads(self._ports, orders)
+        reads = PassReads(self._ports, orders)
         batches: dict[Uuid, list[Order]] = {}
         for order in orders:
             batches.setdefault(order.project_uuid, []).append(order)
@@ -267,10 +150,10 @@ class OrderProcessor:
         For events: the caller serialises it with any pass over the same A project (the two would otherwise share
         the B project and the idempotency lookup without seeing each other's writes).
         """
-        [outcome] = self._turns((order,), _PassReads(self._ports, (order,)))
+        [outcome] = self._turns((order,), PassReads(self._ports, (order,)))
         return outcome
 
-    def _turns(self, orders: Sequence[Order], reads: _PassReads) -> tuple[OrderOutcome, ...]:
+    def _turns(self, orders: Sequence[Order], reads: PassReads) -> tuple[OrderOutcome, ...]:
         """Give each order its turn, in order. A turn that submitted a Create on B pauses until every turn has
         paused or ended; then each paused project's keys are listed once (not once per order), and the paused
         turns go on in order, seeing every B order submitted before the listing (another replica's too)."""
@@ -296,7 +179,7 @@ class OrderProcessor:
                 advance(index, turn)
         return tuple(outcomes[index] for index in range(len(orders)))
 
-    def _turn(self, order: Order, reads: _PassReads) -> _Turn:
+    def _turn(self, order: Order, reads: PassReads) -> _Turn:
         """One order's turn: decide, read or write, until the turn ends (the generator's value). It yields the
         fresh keyed lookup after a submission: :meth:`_turns` lists the project's keys again before resuming it."""
         view = lc.OrderView(order)
@@ -377,7 +260,7 @@ class OrderProcessor:
         applied.append("Fail")
         return self._outcome(view, applied, end)
 
-    def _read(self, step: lc.Read, view: lc.OrderView, reads: _PassReads) -> lc.Fact | Sequence[Resource]:
+    def _read(self, step: lc.Read, view: lc.OrderView, reads: PassReads) -> lc.Fact | Sequence[Resource]:
         match step:
             case lc.NeedBOrder(uuid=uuid):
                 return reads.linked_order(uuid, view.order)
@@ -391,7 +274,7 @@ class OrderProcessor:
                 return reads.b_resource(uuid)
         raise AssertionError(step)  # pragma: no cover
 
-    def _write(self, step: lc.Write, reads: _PassReads, view: lc.OrderView) -> Order | Project | Uuid | None:
+    def _write(self, step: lc.Write, reads: PassReads, view: lc.OrderView) -> Order | Project | Uuid | None:
         ports, order = self._ports, view.order
         match step:
             case lc.Approve():
@@ -469,7 +352,7 @@ class OrderPass:
         orders: tuple[Order, ...],
         batches: tuple[tuple[Order, ...], ...],
         skipped: tuple[Uuid, ...],
-        reads: _PassReads,
+        reads: PassReads,
     ) -> None:
         self.listed = listed
         """Every open A order of the offering, as listed at the start of the pass (skipped ones included)."""
