@@ -62,7 +62,7 @@ class Sub:
 
 
 @pytest.fixture(scope="module")
-def bus() -> Iterator[RabbitEventBus]:
+def bus(broker_shared_module: None) -> Iterator[RabbitEventBus]:
     rabbit = RabbitEventBus(management_url=MANAGEMENT)
     yield rabbit
     rabbit.close()

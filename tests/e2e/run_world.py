@@ -7,6 +7,7 @@ file. Tests wait for what they expect by polling the emulators' REST APIs agains
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -23,7 +24,7 @@ import yaml
 
 from runners.sandbox import federation_config, with_events
 from waldur_emulator import Emulator
-from waldur_emulator.events import RabbitEventBus
+from waldur_emulator.events import EventBusError, RabbitEventBus
 from waldur_emulator.faults import FaultRule
 from waldur_emulator.federation import Federation, build_federation, place_order
 
@@ -200,10 +201,15 @@ class World:
         return self.a.faults.injected + self.b.faults.injected
 
     def close(self) -> None:
-        """Stop both servers and close the clients."""
+        """Stop both servers, close the clients, and remove the broker users and vhosts the subscriptions made (left
+        behind, they pile up in RabbitMQ, and every vhost slows down its start, the broker restart test's too)."""
         for client in (self.staff_a, self.staff_b):
             client.close()
         for handle in self.handles:
             handle.stop()
-        for bus in self.buses or ():
+        for emulator, bus in zip((self.a, self.b), self.buses or (), strict=False):
+            for subscription in list(emulator.core.state.subscriptions.values()):
+                with contextlib.suppress(EventBusError):  # clean-up only: the test has passed or failed already
+                    bus.remove_subscription(user_uuid=subscription.user_uuid, subscription_uuid=subscription.uuid,
+                                            delete_vhost=True)
             bus.close()

@@ -216,7 +216,7 @@ def test_serve_prints_working_urls_tokens_and_config_and_stops_cleanly_on_sigter
     assert not config_path.exists()
 
 
-def test_a_step_that_does_not_settle_in_time_fails_naming_it() -> None:
+def test_a_step_that_does_not_settle_in_time_fails_naming_it(broker_shared: None) -> None:  # on events if up
     done = demo("--provider-delay", "60", "--step-timeout", "1.5", timeout=30)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "fedcore demo: FAILED: step 'Create' did not reach its expected state within 1.5 s" in done.stderr
@@ -224,7 +224,7 @@ def test_a_step_that_does_not_settle_in_time_fails_naming_it() -> None:
     assert "Demo finished" not in done.stdout
 
 
-def test_sigint_during_the_story_ends_it_with_exit_130(running: list[Running]) -> None:
+def test_sigint_during_the_story_ends_it_with_exit_130(running: list[Running], broker_shared: None) -> None:
     demo_process = Running("--provider-delay", "60")
     running.append(demo_process)
     demo_process.wait_for(r"^\[\s*\d+\.\ds\] B\s+order \w+ \(Create\): executing", 30)

@@ -78,7 +78,7 @@ class Env:
 
 
 @pytest.fixture(scope="module")
-def env() -> Iterator[Env]:
+def env(broker_shared_module: None) -> Iterator[Env]:
     bus = RabbitEventBus(management_url=MANAGEMENT)
     emulator = Emulator(staff_token=STAFF, event_bus=bus)
     handle = emulator.serve("127.0.0.1", 0)

@@ -37,7 +37,7 @@ def broker_up() -> bool:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+def world(tmp_path: Path, broker_shared: None) -> Iterator[World]:
     made = World(tmp_path, events=broker_up())
     yield made
     made.close()
