@@ -239,14 +239,19 @@ def main(argv: list[str] | None = None) -> int:
     with World(args.offerings, NullEventBus(), args.latency_ms) as world:
         traced = register(world.text, Calls(), args.workers, trace=True)
     phase2: dict[str, float] | None = None
+    phase2_failed = ""
     if events:
         with World(args.offerings, RabbitEventBus(), args.latency_ms) as world, \
                 tempfile.TemporaryDirectory(prefix="fedcore-bench-") as directory:
             path = Path(directory) / "config.yaml"
             path.write_text(world.text, "utf-8")
-            seconds, code = on_events(path, len(world.uuids), args.events_deadline, on)
-            phase2 = {"seconds": seconds, "code": code, "setup": world.setup, "busy": world.a.busy,
-                      "requests": world.a.requests}
+            try:
+                seconds, code = on_events(path, len(world.uuids), args.events_deadline, on)
+            except RuntimeError as exc:  # phase 1's figures are still worth printing
+                phase2_failed = str(exc)
+            else:
+                phase2 = {"seconds": seconds, "code": code, "setup": world.setup, "busy": world.a.busy,
+                          "requests": world.a.requests}
 
     total = sum(calls.registration.values())
     print(f"## Event registration: {len(uuids)} A offerings, {args.latency_ms:g} ms added per request, "
@@ -277,7 +282,12 @@ def main(argv: list[str] | None = None) -> int:
                                           f"({phase2['busy'] / max(phase2['requests'], 1) * 1000:.1f} ms each)"],
             ["phase 2: fedcore exit code after SIGTERM", int(phase2["code"])],
         ]
+    if phase2_failed:
+        on_at = f" ({on[-1][1]} on events after {on[-1][0]:.0f} s)" if on else ""
+        rows.append(["phase 2: fedcore run -m event_process", f"FAILED{on_at}: {phase2_failed.splitlines()[0]}"])
     print(table(["Figure", "Value"], rows))
+    if phase2_failed:
+        print("\nphase 2's log tail:\n\n```text\n" + "\n".join(phase2_failed.splitlines()[1:6]) + "\n```")
     print()
     print(table(["Call (registration)", "Count", "mean ms (client side)"],
                 [[k, n, f"{calls.seconds[k] / n * 1000:.1f}"]
@@ -285,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(["HTTP status (registration and close)", "Count"], sorted(calls.statuses.items())))
     chart(args, len(uuids), registered, on)
-    return 0
+    return 1 if phase2_failed else 0
 
 
 def chart(args: argparse.Namespace, count: int, registered: list[tuple[float, int]],
@@ -305,7 +315,8 @@ def chart(args: argparse.Namespace, count: int, registered: list[tuple[float, in
         if on:
             axis.step([0.0, *(t for t, _ in on)], [0, *(n for _, n in on)], where="post",
                       label="on events (log says so)", color="tab:green")
-            axis.set_title(f"phase 2: fedcore run -m event_process, all on events after {on[-1][0]:.0f} s",
+            axis.set_title(f"phase 2: fedcore run -m event_process, all on events after {on[-1][0]:.0f} s"
+                           if on[-1][1] >= count else f"phase 2 FAILED: {on[-1][1]} of {count} on events",
                            fontsize="medium")
         else:
             axis.set_title("phase 2 not run (no broker, or --no-events)", fontsize="medium")
