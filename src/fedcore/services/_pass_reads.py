@@ -38,6 +38,9 @@ class PassReads:
     def __init__(self, ports: OrderPorts, orders: Sequence[Order]) -> None:
         self._ports = ports
         self._orders = orders
+        self._keys_of: dict[Uuid, set[str]] = {}  # A project -> the keys of its orders in the pass
+        for order in orders:
+            self._keys_of.setdefault(order.project_uuid, set()).add(lc.idempotency_key(order.uuid))
         self._linked = Memo[None, dict[Uuid, Order]](self._read_linked)
         self._single = Memo[Uuid, Order | lc.Gone](self._read_order)
         self._b_projects = Memo[ProjectKey, Project | None](ports.b_projects.find_project)
@@ -103,7 +106,9 @@ class PassReads:
     def keyed_order(self, b_project: Uuid, a_project: Uuid, key: str) -> lc.KeyedMatch | None:
         """The B orders carrying ``key`` in ``b_project``: one listing per B project per pass (until
         :meth:`list_keys_again`) for every key of the A project's orders."""
-        keys = {lc.idempotency_key(o.uuid) for o in self._orders if o.project_uuid == a_project} | {key}
+        if b_project in self._keyed:
+            return self._keyed[b_project].get(None).get(key)
+        keys = self._keys_of.get(a_project, set()) | {key}
         return self._keyed_memo(b_project, keys).get(None).get(key)
 
     def list_keys_again(self, b_project: Uuid) -> None:
