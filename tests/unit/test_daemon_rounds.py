@@ -3,8 +3,10 @@ would idle and gives the finished projects another turn, instead of leaving what
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import attrs
 import pytest
@@ -17,10 +19,14 @@ from fedcore.model import Order
 from fedcore.ports import SourceOrders
 from runners.daemon import Daemon
 from runners.exitcodes import ExitCode
-from runners.jobs import FOLLOW_UP_ROUNDS
+from runners.jobs import FOLLOW_UP_ROUNDS, JobContext, run_job
+from runners.schedule import OrderBackoff
+from runners.telemetry import NullTelemetry
 from runners.wiring import Mode, Ports
 
 pytestmark = pytest.mark.unit
+
+T = TypeVar("T")
 
 
 class Watched(PassingOrders):
@@ -193,3 +199,32 @@ def test_run_until_stopped_follows_up_by_default_and_a_tick_runs_one_round() -> 
         runner.close()
     assert worlds.built["hpc"].a.orders[order.uuid].state == OrderState.DONE  # in the first pass, by its follow-up
     assert seen[1].listings == 2
+
+
+class Recording(cf.Executor):
+    """Runs each batch at once, noting how many orders it held."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> cf.Future[T]:
+        self.sizes.append(len(args[2]))
+        future: cf.Future[T] = cf.Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def test_the_longest_batch_goes_to_the_pool_first() -> None:
+    worlds = Worlds()
+    runner = daemon(config("hpc"), worlds)
+    worlds.order("hpc")  # a project with one order, listed first
+    _, three = worlds.order("hpc")
+    _, two = worlds.order("hpc")
+    for project, more in ((three, 2), (two, 1)):
+        for _ in range(more):
+            worlds.order("hpc", project)
+    pool = Recording()
+    result = run_job(runner.jobs[0].services, Mode.ORDER_PROCESS, JobContext(NullTelemetry(), OrderBackoff(), pool,
+                                                                              lambda: False))
+    assert result.ok
+    assert pool.sizes == [3, 2, 1]
