@@ -258,3 +258,98 @@ def test_an_order_turns_repairs_are_counted_and_logged(caplog: pytest.LogCapture
         "duplicate on B (another replica's, or an earlier attempt's): delete B order 1, a duplicate",
         "duplicate on B (another replica's, or an earlier attempt's): terminate B resource 2 of B order 3, a duplicate",
     ]
+
+
+# What each finding says, and that the sweep goes on past it -----------------------------------------------------
+
+
+def test_every_failure_is_named_and_the_sweep_goes_on(world: World) -> None:
+    _, winner, _ = done_with_a_loser(world, loser_state=OrderState.DONE)
+    world.faults.fail_next("find_orders")
+    world.faults.fail_next("projects_created_after")
+    report = sweep(world)
+    assert report.failed == (
+        f"the keyed orders of B project {winner.project_uuid}: B.find_orders: injected fault",
+        f"the B projects created since {EPOCH.isoformat()}: B.projects_created_after: injected fault",
+    )
+    key = ProjectKey(world.project.customer_uuid, world.project.uuid)
+    world.b.create_project(key, "left behind", "")
+    world.faults.fail_next("projects_with_backend_id")
+    assert sweep(world).failed == (
+        f"the B projects with backend_id {key.backend_id}: B.projects_with_backend_id: injected fault",
+    )
+
+
+def test_a_repair_that_fails_is_named(world: World) -> None:
+    _, winner, loser = done_with_a_loser(world, loser_state=OrderState.DONE)
+    world.faults.fail_next("request_termination")
+    report = sweep(world)
+    assert report.failed == (f"B order {loser.uuid} (a duplicate of B order {winner.uuid}): "
+                             "B.request_termination: injected fault",)
+    assert report.repaired == {}
+
+
+def test_every_duplicated_key_and_every_repair_is_counted(world: World) -> None:
+    first = done_with_a_loser(world, loser_state=OrderState.DONE)
+    second = done_with_a_loser(world, loser_state=OrderState.DONE)
+    third = done_with_a_loser(world, loser_state=OrderState.PENDING_PROVIDER)
+    fourth = done_with_a_loser(world, loser_state=OrderState.PENDING_PROVIDER)
+    report = sweep(world)
+    assert report.keys_duplicated == 4
+    assert report.repaired == {"resource_terminated": 2, "order_deleted": 2}
+    for _, _, loser in (first, second):
+        assert resource_state(world, loser) == ResourceState.TERMINATING
+    for _, _, loser in (third, fourth):
+        assert loser.uuid not in world.b.orders
+
+
+def test_when_a_links_none_of_them_the_oldest_serves(world: World) -> None:
+    order, winner, loser = done_with_a_loser(world, loser_state=OrderState.DONE)
+    world.a.set_order_backend_id(order, Uuid("e" * 32))  # an operator's edit, or an unkeyed order
+    sweep(world)
+    assert resource_state(world, winner) == ResourceState.OK
+    assert resource_state(world, loser) == ResourceState.TERMINATING
+
+
+def test_a_duplicate_b_took_up_between_the_listing_and_the_delete_is_read_again(world: World) -> None:
+    _, _, loser = done_with_a_loser(world, loser_state=OrderState.PENDING_PROVIDER)
+    real_delete = world.b.delete_order
+
+    def taken_up_first(uuid: Uuid) -> None:
+        world.b.provider_finish(uuid, OrderState.DONE)
+        real_delete(uuid)
+
+    world.b.delete_order = taken_up_first  # type: ignore[method-assign,assignment]
+    report = sweep(world)
+    assert report.repaired == {"resource_terminated": 1}
+    assert resource_state(world, loser) == ResourceState.TERMINATING
+
+
+def test_projects_of_every_backend_id_are_swept_and_a_refusal_is_named(world: World) -> None:
+    world.create_done()
+    other = world.a.add_project("chemistry")
+    order = world.a.order_create(other, {"cpu": 1})
+    world.run()
+    world.b.provider_finish(world.b_order_for(order.uuid), OrderState.DONE)
+    world.run()
+    first = ProjectKey(world.project.customer_uuid, world.project.uuid)
+    second = ProjectKey(other.customer_uuid, other.uuid)
+    left = world.b.create_project(second, "left behind", "")
+    report = sweep(world)
+    assert report.projects_duplicated == 1
+    assert report.repaired == {"project_deleted": 1}
+    assert left.uuid not in world.b.projects
+    assert len(world.b.projects_with_key(first)) == 1
+    kept = world.b.create_project(second, "another", "")
+    world.faults.refuse_next("delete_project")
+    refused = sweep(world)
+    assert refused.refused == (f"B project {kept.uuid} (a duplicate for backend_id {second.backend_id}): B refused: "
+                               "injected refusal",)
+
+
+def test_a_duplicate_project_exactly_as_old_as_the_settling_time_is_deleted(world: World) -> None:
+    world.create_done()
+    key = ProjectKey(world.project.customer_uuid, world.project.uuid)
+    young = world.b.create_project(key, "settled just now", "")
+    assert young.created is not None
+    assert sweep_duplicates(world.ports, EPOCH, young.created).repaired == {"project_deleted": 1}

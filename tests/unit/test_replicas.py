@@ -279,3 +279,94 @@ def test_every_replica_chooses_the_same_project_whatever_the_listing_order(
 
 def test_no_project_is_none() -> None:
     assert choose_project([]) is None
+
+
+def test_in_the_older_rival_project_an_order_approved_elsewhere_adopts_the_rivals_keyed_order(world: World) -> None:
+    """The rival made the project first and already submitted this order into it: after moving to the rival's
+    project, fedcore looks the key up there (it did not create that project) and adopts, never submits."""
+    rival = RivalB(world)
+    order = world.a.order_create(world.project, {"cpu": 1})
+    world.a.approve(order.uuid)
+
+    def rival_first(key: ProjectKey) -> None:
+        theirs = world.b.create_project(key, "theirs", "")
+        world.b.create_order(NewOrder(theirs.uuid, idempotency_key(order.uuid), {"cpu_b": 2}))
+
+    rival.before_project = rival_first
+    [outcome] = run(world, rival).outcomes
+    assert outcome.steps == ("CreateProject", "DeleteProject", "LinkResource", "LinkOrder")
+    [b_order] = keyed(world, order.uuid)
+    assert world.a.orders[order.uuid].link == b_order.uuid
+
+
+def test_every_order_of_the_batch_follows_the_move_to_the_older_project(world: World) -> None:
+    rival = RivalB(world)
+    orders = [world.a.order_create(world.project, {"cpu": n}) for n in (1, 2)]
+    rival.before_project = lambda key: world.b.create_project(key, "theirs", "")
+    report = run(world, rival)
+    assert [o.status for o in report.outcomes] == ["waiting", "waiting"]
+    [theirs] = world.b.projects.values()
+    assert all(keyed(world, o.uuid)[0].project_uuid == theirs.uuid for o in orders)
+
+
+def test_a_new_project_is_looked_up_once_more_for_the_whole_batch(world: World) -> None:
+    for n in (1, 2, 3):
+        world.a.order_create(world.project, {"cpu": n})
+    world.faults.reset_counts()
+    world.run()
+    assert world.faults.calls["B.find_project"] == 2  # before creating it, and once after
+
+
+def test_a_done_linked_create_is_read_from_its_projects_keyed_listing_not_alone(world: World) -> None:
+    orders = [world.a.order_create(world.project, {"cpu": n}) for n in (1, 2)]
+    world.run()
+    for order in orders:
+        world.b.provider_finish(world.b_order_for(order.uuid), OrderState.DONE)
+        world.b.unlisted.add(world.b_order_for(order.uuid))  # finished: not in the batch of in-flight orders
+    world.faults.reset_counts()
+    report = world.run()
+    assert [o.status for o in report.outcomes] == ["completed", "completed"]
+    assert (world.faults.calls["B.get_order"], world.faults.calls["B.find_orders"]) == (0, 1)
+
+
+def test_a_failed_duplicate_holds_nothing_and_the_next_one_is_still_repaired(world: World) -> None:
+    order = world.a.order_create(world.project, {"cpu": 1})
+    world.run()
+    [ours] = keyed(world, order.uuid)
+    failed, pending = (world.b.create_order(NewOrder(ours.project_uuid, idempotency_key(order.uuid), {"cpu_b": n}))
+                       for n in (2, 3))
+    world.b.provider_finish(failed.uuid, OrderState.ERRED)
+    world.b.provider_finish(ours.uuid, OrderState.DONE)
+    [outcome] = world.run().outcomes
+    assert outcome.steps == ("DeleteDuplicate", "Complete")
+    assert pending.uuid not in world.b.orders
+    assert failed.uuid in world.b.orders
+
+
+def test_a_duplicate_gone_or_already_being_removed_is_said_so(world: World) -> None:
+    order = world.a.order_create(world.project, {"cpu": 1})
+    world.run()
+    [ours] = keyed(world, order.uuid)
+    gone = world.b.create_order(NewOrder(ours.project_uuid, idempotency_key(order.uuid), {"cpu_b": 2}))
+    removing = world.b.create_order(NewOrder(ours.project_uuid, idempotency_key(order.uuid), {"cpu_b": 3}))
+    for b_order in (ours, removing):
+        world.b.provider_finish(b_order.uuid, OrderState.DONE)
+    real_delete, real_terminate = world.b.delete_order, world.b.request_termination
+
+    def already_gone(uuid: Uuid) -> None:
+        del world.b.orders[uuid]
+        real_delete(uuid)
+
+    def already_terminating(resource: Uuid, key: str) -> Uuid:
+        real_terminate(resource, "someone else's")
+        return real_terminate(resource, key)
+
+    world.b.delete_order = already_gone  # type: ignore[method-assign,assignment]
+    world.b.request_termination = already_terminating  # type: ignore[method-assign,assignment]
+    [outcome] = world.run().outcomes
+    assert outcome.status == "completed"
+    assert outcome.repairs == (
+        f"delete B order {gone.uuid}, a duplicate: already gone",
+        f"terminate B resource {removing.resource_uuid} of B order {removing.uuid}, a duplicate: B refused it as in "
+        "the wrong state (already being removed)",
+    )
