@@ -272,6 +272,7 @@ def test_every_failure_is_named_and_the_sweep_goes_on(world: World) -> None:
         f"the keyed orders of B project {winner.project_uuid}: B.find_orders: injected fault",
         f"the B projects created since {EPOCH.isoformat()}: B.projects_created_after: injected fault",
     )
+    assert report.projects_duplicated == 0
     key = ProjectKey(world.project.customer_uuid, world.project.uuid)
     world.b.create_project(key, "left behind", "")
     world.faults.fail_next("projects_with_backend_id")
@@ -353,3 +354,21 @@ def test_a_duplicate_project_exactly_as_old_as_the_settling_time_is_deleted(worl
     young = world.b.create_project(key, "settled just now", "")
     assert young.created is not None
     assert sweep_duplicates(world.ports, EPOCH, young.created).repaired == {"project_deleted": 1}
+
+
+def test_duplicate_projects_of_two_a_projects_are_both_counted_and_a_failed_delete_named(world: World) -> None:
+    world.create_done()
+    other = world.a.add_project("chemistry")
+    order = world.a.order_create(other, {"cpu": 1})
+    world.run()
+    world.b.provider_finish(world.b_order_for(order.uuid), OrderState.DONE)
+    world.run()
+    keys = [ProjectKey(p.customer_uuid, p.uuid) for p in (world.project, other)]
+    left = [world.b.create_project(key, "left behind", "") for key in keys for _ in range(2)]
+    world.faults.fail_next("delete_project")
+    report = sweep(world)
+    assert report.projects_duplicated == 2
+    assert report.repaired == {"project_deleted": 3}
+    assert report.failed == (f"B project {left[0].uuid} (a duplicate for backend_id {keys[0].backend_id}): "
+                             "B.delete_project: injected fault",)
+    assert sweep(world).repaired == {"project_deleted": 1}
