@@ -13,7 +13,7 @@ its ``polling_processing/agent_order_process.py``), so this is the fastest it ca
 it. Its first cycle runs at start; once its log says that cycle found no orders, ``--orders`` Create orders are
 placed on A over ``--projects`` consumer projects (in-process, 8 threads), as ``order_burst.py`` places them after
 fedcore's first idle pass. Then the same burst, on a fresh pair of emulators, against ``fedcore run -m
-order_process --workers 4`` with ``periods.order_process`` of 0.5 s (``order_burst.py``'s defaults).
+order_process --workers 8`` with ``periods.order_process`` of 0.5 s (``order_burst.py``'s defaults).
 
 Measured, for each agent: wall time from the first A order committed to the last A order first seen ``done`` (the
 emulators' own commit timestamps, ``_kit.TimedEmulator``), or how many are done by ``--deadline``; the agent's
@@ -276,7 +276,7 @@ def run_agent(args: argparse.Namespace, executable: str, directory: Path) -> Run
 
 
 def run_fedcore(args: argparse.Namespace, directory: Path) -> Run:
-    """The same burst against ``fedcore run -m order_process`` (``order_burst.py``'s set-up: ``--workers 4``,
+    """The same burst against ``fedcore run -m order_process`` (``order_burst.py``'s set-up: ``--workers 8``,
     ``periods.order_process`` of 0.5 s, the burst placed after its first idle pass); what it did."""
     run = Run("fedcore")
     run.load_before = load()
@@ -287,7 +287,7 @@ def run_fedcore(args: argparse.Namespace, directory: Path) -> Run:
         bodies = world.order_bodies(args.projects)
         path = directory / "fedcore.yaml"
         path.write_text(yaml.safe_dump(world.config(0.5), sort_keys=False), "utf-8")
-        fedcore = FedcoreProcess("-c", str(path), "-m", "order_process", "--workers", "4")
+        fedcore = FedcoreProcess("-c", str(path), "-m", "order_process", "--workers", "8")
         fedcore.wait_for(lambda: world.a.calls[LIST] > 0, "fedcore's first pass", 60)
         time.sleep(0.2)
         run.setup = time.perf_counter() - setup_start

@@ -166,7 +166,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--offerings", type=int, default=500, help="A offerings served (default 500)")
     parser.add_argument("--minutes", type=int, default=60, help="idle minutes simulated, one tick each (default 60)")
     parser.add_argument("--latency-ms", type=float, default=5.0, help="added to every request (default 5)")
-    parser.add_argument("--workers", type=int, default=4, help="the daemon's order workers (default 4, fedcore's)")
+    parser.add_argument("--workers", type=int, default=8, help="the daemon's order workers (default 8, fedcore's)")
     parser.add_argument("--registration-workers", type=int, default=8, help="the Registrar's pool (default 8)")
     _charts.add_option(parser, "many_offerings")
     return parser.parse_args(argv)

@@ -190,7 +190,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--projects", type=int, default=50, help="consumer projects on A (default 50)")
     parser.add_argument("--latency-ms", type=float, default=5.0,
                         help="added to every request on both emulators (default 5)")
-    parser.add_argument("--workers", type=int, default=4, help="fedcore run --workers (default 4, fedcore's own)")
+    parser.add_argument("--workers", type=int, default=8, help="fedcore run --workers (default 8, fedcore's own)")
     parser.add_argument("--period-seconds", type=float, default=0.5,
                         help="periods.order_process, in seconds (default 0.5)")
     parser.add_argument("--deadline", type=float, default=600.0,

@@ -42,7 +42,12 @@ T = TypeVar("T")
 
 log = logging.getLogger("fedcore.daemon")
 
-DEFAULT_WORKERS = 4
+DEFAULT_WORKERS = 8
+"""Order batches at once. Calls wait on the network: 8 threads keep about 4 requests in flight to each Waldur
+(benchmarks/order_burst.py: about 100 orders/s with 8, under 70 with 4, on 2 cores)."""
+JOB_THREADS = 64
+"""Passes running at once, all offerings and modes together: one thread per job made 2,000 threads for 500 offerings
+(benchmarks/many_offerings.py). A due pass waits for a free thread; it never runs twice at once."""
 """Order batches processed at once, across all offerings."""
 
 
@@ -138,9 +143,9 @@ class Daemon:
         self._requested: dict[Job, cf.Future[JobResult]] = {}
         self._by_name = {(job.services.name, job.mode): job for job in self.jobs}
         threaded = workers > 1
+        job_threads = max(1, min(len(self.jobs), JOB_THREADS))
         self._job_pool: cf.Executor = (
-            cf.ThreadPoolExecutor(max_workers=max(1, len(self.jobs)), thread_name_prefix="fedcore-job")
-            if threaded else _Inline()
+            cf.ThreadPoolExecutor(max_workers=job_threads, thread_name_prefix="fedcore-job") if threaded else _Inline()
         )  # fmt: skip
         order_pool = cf.ThreadPoolExecutor(workers, thread_name_prefix="fedcore-orders") if threaded else _Inline()
         self._order_pool = order_pool

@@ -316,3 +316,10 @@ def test_a_report_pass_fails_when_a_resource_and_period_is_not_in_step() -> None
         True, "1/1 resource-period(s) in step (2026-01), 1 write(s)")
     unread = UsageItem(Uuid("3" * 32), Uuid("4" * 32), period, skipped="usage could not be read", transient=True)
     assert report_verdict("hpc", ReportPassReport((period,), (done, unread)))[0] is False
+
+
+def test_the_cli_and_the_library_share_the_default_number_of_workers() -> None:
+    from runners.commands.run import WORKERS
+    from runners.daemon import DEFAULT_WORKERS
+
+    assert WORKERS == DEFAULT_WORKERS == 8

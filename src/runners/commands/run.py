@@ -14,6 +14,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+WORKERS = 8
+"""``--workers``' default: :data:`runners.daemon.DEFAULT_WORKERS` (not imported: the CLI starts without the daemon)."""
+
 MODE_NAMES = ("order_process", "membership_sync", "report", "username_sync", "event_process")
 EVENT_MODE = "event_process"
 
@@ -48,9 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-format", choices=FORMATS, default="text", help="text (default) or json lines")
     parser.add_argument("--log-level", type=str.upper, choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
                         default=None, help="overrides the configuration's log_level")
-    parser.add_argument("--workers", type=_positive(int), default=4, metavar="N",
+    parser.add_argument("--workers", type=_positive(int), default=WORKERS, metavar="N",
                         help="order batches (one A project each) processed at once, all offerings together "
-                             "(default 4; 1 runs everything in one thread)")
+                             f"(default {WORKERS}; 1 runs everything in one thread)")
     parser.add_argument("--shutdown-timeout", type=_positive(float), default=30.0, metavar="SECONDS",
                         help="after SIGTERM/SIGINT, how long passes in flight may take to finish (default 30)")
     parser.add_argument("--stomp-transport", choices=("websocket", "tcp"), default="websocket",
