@@ -14,7 +14,7 @@ from fedcore.enums import OrderState, ResourceState
 from fedcore.errors import TransientError
 from fedcore.ids import Uuid
 from fedcore.lifecycle import Complete, discard_key, idempotency_key
-from fedcore.model import NewOrder, Order, ProjectKey
+from fedcore.model import NewOrder, Order, Project, ProjectKey
 from fedcore.services.duplicates import SweepReport, sweep_duplicates
 from fedcore.services.orders import OrderOutcome
 from runners.jobs import JobContext, after_order
@@ -46,6 +46,17 @@ def done_with_a_loser(world: World, *, loser_state: OrderState) -> tuple[Uuid, O
     elif loser_state == OrderState.DONE:
         world.b.provider_finish(loser.uuid, OrderState.DONE)
     return order.uuid, winner, world.b.orders[loser.uuid]
+
+
+def two_projects_done(world: World) -> Project:
+    """A Create done in the world's A project and in a second one (returned): two B projects."""
+    world.create_done()
+    other = world.a.add_project("chemistry")
+    order = world.a.order_create(other, {"cpu": 1})
+    world.run()
+    world.b.provider_finish(world.b_order_for(order.uuid), OrderState.DONE)
+    world.run()
+    return other
 
 
 def sweep(world: World) -> SweepReport:
@@ -327,12 +338,7 @@ def test_a_duplicate_b_took_up_between_the_listing_and_the_delete_is_read_again(
 
 
 def test_projects_of_every_backend_id_are_swept_and_a_refusal_is_named(world: World) -> None:
-    world.create_done()
-    other = world.a.add_project("chemistry")
-    order = world.a.order_create(other, {"cpu": 1})
-    world.run()
-    world.b.provider_finish(world.b_order_for(order.uuid), OrderState.DONE)
-    world.run()
+    other = two_projects_done(world)
     first = ProjectKey(world.project.customer_uuid, world.project.uuid)
     second = ProjectKey(other.customer_uuid, other.uuid)
     left = world.b.create_project(second, "left behind", "")
@@ -357,12 +363,7 @@ def test_a_duplicate_project_exactly_as_old_as_the_settling_time_is_deleted(worl
 
 
 def test_duplicate_projects_of_two_a_projects_are_both_counted_and_a_failed_delete_named(world: World) -> None:
-    world.create_done()
-    other = world.a.add_project("chemistry")
-    order = world.a.order_create(other, {"cpu": 1})
-    world.run()
-    world.b.provider_finish(world.b_order_for(order.uuid), OrderState.DONE)
-    world.run()
+    other = two_projects_done(world)
     keys = [ProjectKey(p.customer_uuid, p.uuid) for p in (world.project, other)]
     left = [world.b.create_project(key, "left behind", "") for key in keys for _ in range(2)]
     world.faults.fail_next("delete_project")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
@@ -21,6 +20,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from order_world import A_OFFERING, B_CUSTOMER, B_OFFERING, Times
+from rival_kit import RivalB
 
 from adapters.memory.faults import Faults
 from adapters.memory.orders import MemorySource, MemoryTarget
@@ -28,7 +28,7 @@ from fedcore.enums import OrderState, ResourceState
 from fedcore.errors import PortError
 from fedcore.ids import Uuid
 from fedcore.lifecycle import idempotency_key
-from fedcore.model import NewOrder, Order, Project, ProjectKey
+from fedcore.model import NewOrder, Order, ProjectKey
 from fedcore.services.duplicates import sweep_duplicates
 from fedcore.services.orders import OrderPorts, OrderProcessor
 
@@ -39,35 +39,6 @@ LATER = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 FAULTABLE = ("find_project", "create_project", "create_order", "find_orders", "get_orders", "get_order",
              "delete_order", "delete_project", "request_termination", "set_order_backend_id",
              "set_resource_backend_id", "complete", "list_keyed_creates", "get_resource")
-
-
-class Rival:
-    """B as fedcore's processor sees it, with the other replica's next move armed around fedcore's creations."""
-
-    def __init__(self, b: MemoryTarget) -> None:
-        self._b = b
-        self.before_order: Callable[[NewOrder], object] | None = None
-        self.after_order: Callable[[Order], object] | None = None
-        self.before_project: Callable[[ProjectKey], object] | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._b, name)
-
-    def create_order(self, order: NewOrder) -> Order:
-        before, self.before_order = self.before_order, None
-        if before is not None:
-            before(order)
-        made = self._b.create_order(order)
-        after, self.after_order = self.after_order, None
-        if after is not None:
-            after(made)
-        return made
-
-    def create_project(self, key: ProjectKey, name: str, description: str) -> Project:
-        before, self.before_project = self.before_project, None
-        if before is not None:
-            before(key)
-        return self._b.create_project(key, name, description)
 
 
 def _sharing(b: MemoryTarget) -> MemoryTarget:
@@ -85,7 +56,7 @@ class TwoReplicas(RuleBasedStateMachine):
         self.a = MemorySource(A_OFFERING, faults=self.faults)
         self.b = MemoryTarget(B_OFFERING, B_CUSTOMER, components={"cpu_b"}, faults=self.faults)
         self.projects = [self.a.add_project(f"p{n}") for n in range(2)]
-        self.rival = Rival(self.b)
+        self.rival = RivalB(self.b)
         self.other = _sharing(self.b)
         """The other replica's B: the same state, without fedcore's injected faults."""
         self.ports = OrderPorts(self.a, self.a, cast(Any, self.rival), self.b, cast(Any, self.rival))
@@ -167,8 +138,7 @@ class TwoReplicas(RuleBasedStateMachine):
         assert not failed, [o.error_message for o in failed]
 
     def teardown(self) -> None:
-        self.rival.before_order = self.rival.after_order = None
-        self.rival.before_project = None
+        self.rival.disarm()
         self.faults.clear()
         for _ in range(8):
             for order in list(self.b.open_orders()):

@@ -16,49 +16,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from order_world import Times, World
+from rival_kit import RivalB
 
 from fedcore.enums import OrderState, ResourceState
 from fedcore.ids import Uuid
 from fedcore.lifecycle import choose_project, discard_key, idempotency_key
 from fedcore.model import NewOrder, Order, Project, ProjectKey
 from fedcore.services.orders import OrderPorts, OrderProcessor, PassReport
-
-
-class RivalB:
-    """B as fedcore sees it while another replica works on it: ``before_order``/``after_order`` and
-    ``before_project`` run around fedcore's own ``create_order``/``create_project`` (once each)."""
-
-    def __init__(self, world: World) -> None:
-        self._b = world.b
-        self.before_order: Callable[[NewOrder], object] | None = None
-        self.after_order: Callable[[Order], object] | None = None
-        self.before_project: Callable[[ProjectKey], object] | None = None
-        self.before_delete: Callable[[Uuid], object] | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._b, name)
-
-    def create_order(self, order: NewOrder) -> Order:
-        before, self.before_order = self.before_order, None
-        if before is not None:
-            before(order)
-        made = self._b.create_order(order)
-        after, self.after_order = self.after_order, None
-        if after is not None:
-            after(made)
-        return made
-
-    def delete_order(self, order_uuid: Uuid) -> None:
-        before, self.before_delete = self.before_delete, None
-        if before is not None:
-            before(order_uuid)
-        self._b.delete_order(order_uuid)
-
-    def create_project(self, key: ProjectKey, name: str, description: str) -> Project:
-        before, self.before_project = self.before_project, None
-        if before is not None:
-            before(key)
-        return self._b.create_project(key, name, description)
 
 
 def processor(world: World, rival: RivalB) -> OrderProcessor:
@@ -79,13 +43,24 @@ def keyed(world: World, a_order: Uuid) -> list[Order]:
     return world.b.orders_with_key(idempotency_key(a_order))
 
 
+def with_a_done_duplicate(world: World) -> tuple[Uuid, Order]:
+    """An A order linked to its B order, and a younger B order with its key; both done on B."""
+    order = world.a.order_create(world.project, {"cpu": 1})
+    world.run()
+    [ours] = keyed(world, order.uuid)
+    theirs = world.b.create_order(NewOrder(ours.project_uuid, idempotency_key(order.uuid), {"cpu_b": 2}))
+    for b_order in (ours, theirs):
+        world.b.provider_finish(b_order.uuid, OrderState.DONE)
+    return order.uuid, theirs
+
+
 @pytest.fixture
 def world() -> World:
     return World()
 
 
 def test_a_rival_order_submitted_first_serves_and_ours_is_deleted_while_pending(world: World) -> None:
-    rival = RivalB(world)
+    rival = RivalB(world.b)
     order = world.a.order_create(world.project, {"cpu": 1})
     rival.before_order = rival_submits(world)
     report = run(world, rival)
@@ -103,7 +78,7 @@ def test_a_rival_order_submitted_first_serves_and_ours_is_deleted_while_pending(
 
 
 def test_ours_is_terminated_when_b_completed_it_before_fedcore_looked_again(world: World) -> None:
-    rival = RivalB(world)
+    rival = RivalB(world.b)
     order = world.a.order_create(world.project, {"cpu": 1})
     rival.before_order = rival_submits(world)
     rival.after_order = lambda ours: world.b.provider_finish(ours.uuid, OrderState.DONE)
@@ -123,7 +98,7 @@ def test_ours_is_terminated_when_b_completed_it_before_fedcore_looked_again(worl
 
 
 def test_a_duplicate_b_took_up_before_fedcore_could_delete_it_is_read_again_and_terminated(world: World) -> None:
-    rival = RivalB(world)
+    rival = RivalB(world.b)
     order = world.a.order_create(world.project, {"cpu": 1})
     rival.before_order = rival_submits(world)
     rival.before_delete = lambda uuid: world.b.provider_finish(uuid, OrderState.DONE)
@@ -135,7 +110,7 @@ def test_a_duplicate_b_took_up_before_fedcore_could_delete_it_is_read_again_and_
 
 
 def test_a_rival_order_submitted_after_ours_loses_and_is_repaired_by_whoever_sees_it(world: World) -> None:
-    rival = RivalB(world)
+    rival = RivalB(world.b)
     order = world.a.order_create(world.project, {"cpu": 1})
     rival.after_order = lambda ours: world.b.create_order(
         NewOrder(ours.project_uuid, idempotency_key(order.uuid), {"cpu_b": 2}))
@@ -170,7 +145,7 @@ def _fields(order: Order) -> dict[str, Any]:
 
 
 def test_a_duplicate_b_is_still_working_on_keeps_the_a_order_open_until_it_can_be_terminated(world: World) -> None:
-    rival = RivalB(world)
+    rival = RivalB(world.b)
     order = world.a.order_create(world.project, {"cpu": 1})
     rival.after_order = lambda ours: world.b.create_order(
         NewOrder(ours.project_uuid, idempotency_key(order.uuid), {"cpu_b": 2}))
@@ -190,40 +165,30 @@ def test_a_duplicate_b_is_still_working_on_keeps_the_a_order_open_until_it_can_b
 
 
 def test_a_transient_fault_in_a_repair_keeps_the_a_order_open_and_the_next_pass_repairs(world: World) -> None:
-    order = world.a.order_create(world.project, {"cpu": 1})
-    world.run()
-    [ours] = keyed(world, order.uuid)
-    theirs = world.b.create_order(NewOrder(ours.project_uuid, idempotency_key(order.uuid), {"cpu_b": 2}))
-    for b_order in (ours, theirs):
-        world.b.provider_finish(b_order.uuid, OrderState.DONE)
+    order, theirs = with_a_done_duplicate(world)
     world.faults.fail_next("request_termination")
     failed = world.run()
     assert failed.outcomes[0].status == "retrying"
     assert failed.outcomes[0].fault
-    assert world.a.orders[order.uuid].state == OrderState.EXECUTING
+    assert world.a.orders[order].state == OrderState.EXECUTING
     world.run()
-    assert world.a.orders[order.uuid].state == OrderState.DONE
+    assert world.a.orders[order].state == OrderState.DONE
     assert world.b.resources[Uuid(theirs.resource_uuid or "")].state == ResourceState.TERMINATING
 
 
 def test_a_refused_repair_is_reported_and_never_fails_or_holds_the_a_order(world: World) -> None:
-    order = world.a.order_create(world.project, {"cpu": 1})
-    world.run()
-    [ours] = keyed(world, order.uuid)
-    theirs = world.b.create_order(NewOrder(ours.project_uuid, idempotency_key(order.uuid), {"cpu_b": 2}))
-    for b_order in (ours, theirs):
-        world.b.provider_finish(b_order.uuid, OrderState.DONE)
+    order, _ = with_a_done_duplicate(world)
     world.faults.refuse_next("request_termination")
     report = world.run()
     [outcome] = report.outcomes
     assert outcome.status == "completed"
     assert outcome.repairs
     assert "B refused" in outcome.repairs[0]
-    assert world.a.orders[order.uuid].state == OrderState.DONE
+    assert world.a.orders[order].state == OrderState.DONE
 
 
 def test_an_older_rival_project_serves_and_the_one_fedcore_just_created_is_deleted(world: World) -> None:
-    rival = RivalB(world)
+    rival = RivalB(world.b)
     order = world.a.order_create(world.project, {"cpu": 1})
     rival.before_project = lambda key: world.b.create_project(key, "theirs", "")
     report = run(world, rival)
@@ -249,7 +214,7 @@ def test_a_younger_rival_project_is_not_fedcores_to_delete(world: World) -> None
 
 
 def test_a_project_that_cannot_be_deleted_is_reported_and_the_order_goes_on(world: World) -> None:
-    rival = RivalB(world)
+    rival = RivalB(world.b)
     world.a.order_create(world.project, {"cpu": 1})
     rival.before_project = lambda key: world.b.create_project(key, "theirs", "")
     world.faults.refuse_next("delete_project")
@@ -284,7 +249,7 @@ def test_no_project_is_none() -> None:
 def test_in_the_older_rival_project_an_order_approved_elsewhere_adopts_the_rivals_keyed_order(world: World) -> None:
     """The rival made the project first and already submitted this order into it: after moving to the rival's
     project, fedcore looks the key up there (it did not create that project) and adopts, never submits."""
-    rival = RivalB(world)
+    rival = RivalB(world.b)
     order = world.a.order_create(world.project, {"cpu": 1})
     world.a.approve(order.uuid)
 
@@ -300,7 +265,7 @@ def test_in_the_older_rival_project_an_order_approved_elsewhere_adopts_the_rival
 
 
 def test_every_order_of_the_batch_follows_the_move_to_the_older_project(world: World) -> None:
-    rival = RivalB(world)
+    rival = RivalB(world.b)
     orders = [world.a.order_create(world.project, {"cpu": n}) for n in (1, 2)]
     rival.before_project = lambda key: world.b.create_project(key, "theirs", "")
     report = run(world, rival)
