@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import secrets
 import signal
 import subprocess
 import sys
@@ -45,15 +44,11 @@ from pathlib import Path
 from typing import Any
 
 import _kit
-import httpx
 import yaml
 from _kit import FedcoreProcess, hexid, percentile, table
 from order_burst import LOG_NOISE, CountingEmulator, World, cpu_seconds, load, vm_hwm_kib
 
 from runners.sandbox import federation_config
-from waldur_emulator.faults import FaultRule
-from waldur_emulator.federation import build_federation
-from waldur_emulator.simulation import SimulationRule
 from waldur_emulator.web import Request, Response
 
 sys.path.insert(0, str(_kit.ROOT / "tests" / "e2e"))
@@ -82,25 +77,10 @@ class IdentityCompatEmulator(CountingEmulator):
 
 
 class AgentWorld(World):
-    """``order_burst.World`` with A an :class:`IdentityCompatEmulator`. ``World.__init__`` builds its emulators
-    itself, so its set-up is repeated here (the same steps, in the same order)."""
+    """``order_burst.World`` with A an :class:`IdentityCompatEmulator`."""
 
-    def __init__(self, latency_ms: float) -> None:  # World.__init__ is not called: it would build other emulators
-        tokens = f"staff-a-{secrets.token_hex(16)}", f"staff-b-{secrets.token_hex(16)}"
-        self.a = IdentityCompatEmulator(staff_token=tokens[0])
-        self.b = CountingEmulator(staff_token=tokens[1])
-        staff = [httpx.Client(transport=e.transport(), base_url="http://emulator",
-                              headers={"Authorization": f"Token {t}"}) for e, t in zip((self.a, self.b), tokens,
-                                                                                         strict=True)]
-        self.fed = build_federation(staff[0], staff[1])
-        self.staff_a = staff[0]
-        staff[1].close()
-        self.a.watched, self.b.watched = self.fed.a.agent_token, self.fed.b.agent_token
-        self.b.simulate_provider(self.fed.b.offering_uuid, SimulationRule())
-        if latency_ms > 0:
-            for emulator in (self.a, self.b):
-                emulator.add_fault(FaultRule(latency=latency_ms / 1000.0))
-        self.handles = self.a.serve(), self.b.serve()
+    def __init__(self, latency_ms: float) -> None:
+        super().__init__(latency_ms, a_emulator=IdentityCompatEmulator)
 
     def agent_config(self) -> dict[str, Any]:
         """The sandbox configuration (fedcore's), without fedcore's ``periods``: the agent reads the environment."""

@@ -111,9 +111,10 @@ def load() -> str:
 class World:
     """Both Waldurs served over HTTP, federated, B's provider simulated, the latency fault on both."""
 
-    def __init__(self, latency_ms: float) -> None:
+    def __init__(self, latency_ms: float, a_emulator: type[CountingEmulator] | None = None) -> None:
+        """``a_emulator``: the class of Waldur A's emulator (existing_agent.py gives one the agent can read)."""
         tokens = f"staff-a-{secrets.token_hex(16)}", f"staff-b-{secrets.token_hex(16)}"
-        self.a = CountingEmulator(staff_token=tokens[0])
+        self.a = (a_emulator or CountingEmulator)(staff_token=tokens[0])
         self.b = CountingEmulator(staff_token=tokens[1])
         staff = [httpx.Client(transport=e.transport(), base_url="http://emulator",
                               headers={"Authorization": f"Token {t}"}) for e, t in zip((self.a, self.b), tokens,
