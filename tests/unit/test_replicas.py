@@ -22,6 +22,7 @@ from fedcore.enums import OrderState, ResourceState
 from fedcore.ids import Uuid
 from fedcore.lifecycle import choose_project, discard_key, idempotency_key
 from fedcore.model import NewOrder, Order, Project, ProjectKey
+from fedcore.services.duplicates import sweep_duplicates
 from fedcore.services.orders import OrderPorts, OrderProcessor, PassReport
 
 
@@ -335,3 +336,20 @@ def test_a_duplicate_gone_or_already_being_removed_is_said_so(world: World) -> N
         f"terminate B resource {removing.resource_uuid} of B order {removing.uuid}, a duplicate: B refused it as in "
         "the wrong state (already being removed)",
     )
+
+
+def test_an_event_turn_completes_without_looking_the_key_up_again_and_the_sweep_repairs(world: World) -> None:
+    """An event is answered at once: the A order completes from its linked B order alone (one read); a duplicate a
+    second replica made meanwhile is left to the duplicate sweep, which repairs it once the A order closed."""
+    order, theirs = with_a_done_duplicate(world)
+    world.faults.reset_counts()
+    processor = world.agent()
+    opened = processor.read_open_order(order)
+    assert opened is not None
+    outcome = processor.process_order(opened)
+    assert outcome.steps == ("Complete",)
+    assert world.faults.calls["B.find_orders"] == 0
+    assert world.b.resources[Uuid(theirs.resource_uuid or "")].state == ResourceState.OK
+    report = sweep_duplicates(world.ports, dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+                              dt.datetime(2100, 1, 1, tzinfo=dt.UTC))
+    assert report.repaired == {"resource_terminated": 1}

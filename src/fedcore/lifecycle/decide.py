@@ -21,7 +21,8 @@ The rules that make this safe under crashes and faults:
   ``Updating`` retry later.
 - Several replicas may serve one offering (docs/scaling.md). A B project this turn created is looked up again, and
   the oldest with its ``backend_id`` serves (:func:`choose_project`; the one created here is deleted when it lost).
-  A Create order this turn submitted is looked up again by key before anything is linked, and a linked Create
+  A Create order this turn submitted is looked up again by key before anything is linked, and (unless the view
+  says not to: events, where latency matters more and the duplicate sweep covers the rest) a linked Create
   whose B order is done is looked up by key before the A order completes: the oldest keyed B order serves
   (:func:`choose_keyed`), A is linked to it, and every other is repaired before completion: deleted while
   ``pending-*``, its resource terminated once ``done``, waited for while B works on it.
@@ -123,7 +124,7 @@ def _follow_linked(view: OrderView) -> Step:
     b_order = view.b_order
     if order.type == OrderType.CREATE and b_order.state == OrderState.DONE and b_order.key == view.key:
         # Before completing: another replica may have submitted a B order with the same key. The oldest serves.
-        if not view.keyed_checked:
+        if not view.keyed_checked and view.check_before_completing:
             return NeedKeyedOrder(b_order.project_uuid, view.key)
         if isinstance(view.keyed_order, Order):
             return _mirror(view, view.keyed_order)

@@ -84,6 +84,8 @@ class OrderView:
     """Everything known about one A order in this pass. ``UNKNOWN`` = not read yet; ``None`` = read, absent."""
 
     order: Order
+    check_before_completing: bool = True
+    """Look a linked Create's key up before completing it (off for turns where latency matters more: events)."""
     approved_now: bool = False
     project_resources: Sequence[Resource] | None = None
     b_project: Project | Unknown | None = UNKNOWN

@@ -148,12 +148,16 @@ class OrderProcessor:
         """Give one open A order (as just read: :meth:`read_open_order`) its turn with fresh reads of B.
 
         For events: the caller serialises it with any pass over the same A project (the two would otherwise share
-        the B project and the idempotency lookup without seeing each other's writes).
+        the B project and the idempotency lookup without seeing each other's writes). The turn completes a linked
+        Create without looking its key up once more: an event is answered within milliseconds, and a duplicate a
+        second replica made after this turn's own check is the duplicate sweep's (docs/scaling.md).
         """
-        [outcome] = self._turns((order,), PassReads(self._ports, (order,)))
+        [outcome] = self._turns((order,), PassReads(self._ports, (order,)), check_before_completing=False)
         return outcome
 
-    def _turns(self, orders: Sequence[Order], reads: PassReads) -> tuple[OrderOutcome, ...]:
+    def _turns(
+        self, orders: Sequence[Order], reads: PassReads, *, check_before_completing: bool = True
+    ) -> tuple[OrderOutcome, ...]:
         """Give each order its turn, in order. A turn that submitted a Create on B pauses until every turn has
         paused or ended; then each paused project's keys are listed once (not once per order), and the paused
         turns go on in order, seeing every B order submitted before the listing (another replica's too)."""
@@ -169,7 +173,7 @@ class OrderProcessor:
                 paused.append((index, turn, step))
 
         for index, order in enumerate(orders):
-            advance(index, self._turn(order, reads))
+            advance(index, self._turn(order, reads, check_before_completing))
         while paused:
             resumed = list(paused)
             paused.clear()
@@ -179,10 +183,10 @@ class OrderProcessor:
                 advance(index, turn)
         return tuple(outcomes[index] for index in range(len(orders)))
 
-    def _turn(self, order: Order, reads: PassReads) -> _Turn:
+    def _turn(self, order: Order, reads: PassReads, check_before_completing: bool = True) -> _Turn:
         """One order's turn: decide, read or write, until the turn ends (the generator's value). It yields the
         fresh keyed lookup after a submission: :meth:`_turns` lists the project's keys again before resuming it."""
-        view = lc.OrderView(order)
+        view = lc.OrderView(order, check_before_completing=check_before_completing)
         applied: list[str] = []
         repairs: list[str] = []
         for _ in range(MAX_STEPS_PER_ORDER):
