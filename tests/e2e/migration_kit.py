@@ -81,6 +81,7 @@ class CompatProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK wait
 
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet."""
