@@ -212,8 +212,11 @@ class Daemon:
     def tick(self) -> TickReport:
         """Run every job that is due (every job on the first call) once, and wait for them all."""
         with self._lock:
-            started = [self._start(job, self._context) for job in self._scheduler.due(self._monotonic())]
-        return TickReport(tuple(future.result() for future in started))
+            started = [(job, self._start(job, self._context)) for job in self._scheduler.due(self._monotonic())]
+        results = tuple(future.result() for _, future in started)
+        for job, future in started:  # its done-callback may still be on its way: the next tick must see it ended
+            self._finished(job, future)
+        return TickReport(results)
 
     def run_until_stopped(self, *, shutdown_timeout: float = 30.0) -> ExitCode:
         """Run each job on its schedule until :meth:`stop`; then let the passes in flight finish.
@@ -253,11 +256,14 @@ class Daemon:
         requested = self._requested.pop(job, None)
         if requested is not None:
             future.add_done_callback(lambda f, r=requested: _chain(f, r))  # type: ignore[misc]
-        future.add_done_callback(lambda _f, j=job: self._finished(j))  # type: ignore[misc]
+        future.add_done_callback(lambda f, j=job: self._finished(j, f))  # type: ignore[misc]
         return future
 
-    def _finished(self, job: Job) -> None:
+    def _finished(self, job: Job, future: cf.Future[JobResult]) -> None:
+        """``future``, a pass of ``job``, ended (once: a later call, or one for an older pass, does nothing)."""
         with self._lock:
+            if self._running.get(job) is not future:
+                return
             self._scheduler.finished(job)
             self._running.pop(job, None)
         self._wake.set()

@@ -323,3 +323,16 @@ def test_the_cli_and_the_library_share_the_default_number_of_workers() -> None:
     from runners.daemon import DEFAULT_WORKERS
 
     assert WORKERS == DEFAULT_WORKERS == 8
+
+
+def test_a_tick_returns_with_every_pass_it_ran_marked_ended() -> None:
+    """The next tick runs every due job: none is still "running" because its done-callback was late."""
+    worlds = Worlds()
+    runner = daemon(config("hpc", "hpc2"), worlds, modes=tuple(Mode), workers=4, periods=dict.fromkeys(Mode, 0.0))
+    try:
+        for _ in range(20):
+            report = runner.tick()
+            assert len(report.results) == len(runner.jobs)
+            assert not runner._scheduler.running
+    finally:
+        runner.close()
