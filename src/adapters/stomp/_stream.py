@@ -13,10 +13,8 @@ queues messages and the callbacks never block. A consumer that stops acknowledgi
 rest waits in the broker's queue (whose own limits, 1 h TTL and 10 000 messages, are what REST reconciliation
 repairs).
 
-Attempts. RabbitMQ's ``message-id`` and ``ack`` change with every delivery and ``redelivered`` is only a flag, so
-the stream remembers, per (queue, body digest), how many deliveries ended without an acknowledgement (a NACK, or
-a connection lost while the message was outstanding). A redelivered message gets that count + 1 (at least 2).
-Identical bodies share a count, which at worst makes a consumer give up sooner on a duplicate.
+Attempts. A redelivered message carries how many of its deliveries ended without an acknowledgement, + 1
+(:class:`~adapters.stomp._deliveries.Attempts`).
 
 Stale deliveries. A delivery handed out before a reconnect cannot be acknowledged on the new session (the broker
 has already requeued it and will deliver it again): ``ack``/``nack`` settle it locally and send nothing.
@@ -25,7 +23,6 @@ has already requeued it and will deliver it again): ``ack``/``nack`` settle it l
 from __future__ import annotations
 
 import collections
-import hashlib
 import itertools
 import logging
 import os
@@ -41,10 +38,10 @@ import stomp.exception
 
 from adapters.config.schema import StompEndpoint
 from fedcore.enums import ObjectType, Side
-from fedcore.events import Delivery, Event, Malformed
+from fedcore.events import Delivery
 
 from ._backoff import Backoff
-from ._decode import decode
+from ._deliveries import Attempts, settle, to_incoming
 from ._wire import Incoming, Listener, StompQueue, Transport, guard_stomp_logs, has_receipt, new_connection, subscribe
 
 log = logging.getLogger("adapters.stomp")
@@ -54,8 +51,6 @@ DEFAULT_BACKOFF = Backoff()
 no policy uses it with the cap ``FEDCORE_STOMP_RECONNECT_CAP_SECONDS`` sets, if set (:meth:`Backoff.from_environ`)."""
 REFUSED = "CONNECT refused"
 """How a failed connection's reason starts when the broker answered CONNECT with an ERROR (login refused)."""
-_MAX_REMEMBERED = 10_000
-"""Bodies whose failed deliveries are remembered (oldest forgotten first): bounds memory under churn."""
 
 
 class StompEventStream:
@@ -106,7 +101,7 @@ class StompEventStream:
         self._cond = threading.Condition()
         self._inbox: collections.deque[Incoming] = collections.deque()
         self._outstanding: dict[str, tuple[Delivery, Incoming]] = {}
-        self._failed: collections.OrderedDict[tuple[str, str], int] = collections.OrderedDict()
+        self._attempts = Attempts()
         self._tags = itertools.count(1)
         self._receipts = itertools.count(1)
         self._generation = 0
@@ -222,8 +217,7 @@ class StompEventStream:
         with self._cond:
             while self._inbox and len(handed) < limit:
                 incoming = self._inbox.popleft()
-                attempt = max(2, self._failed.get(incoming.key, 0) + 1) if incoming.redelivered else 1
-                delivery = Delivery(f"stomp-{next(self._tags)}", incoming.body, attempt=attempt)
+                delivery = Delivery(f"stomp-{next(self._tags)}", incoming.body, attempt=self._attempts.of(incoming))
                 self._outstanding[delivery.tag] = (delivery, incoming)
                 handed.append(delivery)
         return handed
@@ -237,17 +231,17 @@ class StompEventStream:
         """Send ACK for the message (nothing when it came from an earlier session: the broker resends it)."""
         with self._cond:
             incoming = self._settle(delivery, "acknowledge")
-            self._failed.pop(incoming.key, None)
+            self._attempts.succeeded(incoming.key)
             conn = self._conn if incoming.generation == self._generation and self._connected else None
-        self._send(conn, "ACK", incoming)
+        settle(conn, "ACK", incoming, self.where)
 
     def nack(self, delivery: Delivery) -> None:
         """Send NACK with ``requeue: true``: the broker delivers the message again, with ``attempt`` one higher."""
         with self._cond:
             incoming = self._settle(delivery, "give back")
-            self._count_failure(incoming.key)
+            self._attempts.failed(incoming.key)
             conn = self._conn if incoming.generation == self._generation and self._connected else None
-        self._send(conn, "NACK", incoming)
+        settle(conn, "NACK", incoming, self.where)
 
     # -- internals --------------------------------------------------------------------------------------------
 
@@ -261,50 +255,15 @@ class StompEventStream:
         del self._outstanding[delivery.tag]
         return held[1]
 
-    def _count_failure(self, key: tuple[str, str]) -> None:
-        self._failed[key] = self._failed.get(key, 0) + 1
-        self._failed.move_to_end(key)
-        while len(self._failed) > _MAX_REMEMBERED:
-            self._failed.popitem(last=False)
-
-    def _send(self, conn: Any, command: str, incoming: Incoming) -> None:
-        if conn is None:
-            log.info("%s of a message from %s not sent: its session is gone, the broker resends it", command,
-                     incoming.queue)
-            return
-        try:
-            if command == "ACK":
-                conn.ack(incoming.ack_id)
-            else:
-                conn.nack(incoming.ack_id, requeue="true")
-        except (stomp.exception.StompException, OSError) as exc:
-            log.info("%s to %s failed (%s); the broker resends the message", command, self.where,
-                     type(exc).__name__)
-
     def _enqueue(self, generation: int, frame: Any) -> None:
         """On stomp.py's thread: decode one MESSAGE frame and put it in the inbox."""
-        headers = frame.headers
-        queue = str(headers.get("subscription", ""))
         with self._cond:
-            known = self._types.get(queue)
-        body = frame.body if isinstance(frame.body, bytes | str) else b""
-        raw = body.encode("utf-8", "surrogateescape") if isinstance(body, str) else body
-        if known is not None:
-            decoded: Event | Malformed = decode(known[0], queue, known[1], raw)
-        else:
-            decoded = Malformed(Side.A, queue=queue, reason="message for a subscription this stream did not make")
-        incoming = Incoming(
-            generation=generation,
-            queue=queue,
-            ack_id=str(headers.get("ack") or headers.get("message-id", "")),
-            key=(queue, hashlib.sha256(raw).hexdigest()),
-            redelivered=headers.get("redelivered") == "true",
-            body=decoded,
-        )
+            known = self._types.get(str(frame.headers.get("subscription", "")))
+        message = to_incoming(generation, frame, known)
         with self._cond:
             self.frames_received += 1
             if generation == self._generation:
-                self._inbox.append(incoming)
+                self._inbox.append(message)
             self._cond.notify_all()
 
     def _supervise(self) -> None:
@@ -421,7 +380,7 @@ class StompEventStream:
             self._generation += 1
             for _, incoming in self._outstanding.values():
                 if incoming.generation == self._generation - 1:
-                    self._count_failure(incoming.key)
+                    self._attempts.failed(incoming.key)
             self._inbox.clear()
             self._cond.notify_all()
         if conn is None:
