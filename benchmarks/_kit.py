@@ -136,6 +136,17 @@ class FedcoreProcess:
         return self.process.returncode
 
 
+class HourlyClock:
+    """A monotonic clock one hour further on at every reading: every job is due at every tick."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 3600.0
+        return self.now
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """The ``q``-th percentile (nearest rank) of ``values``; NaN when empty."""
     if not values:

@@ -29,7 +29,7 @@ from typing import Any
 
 import _charts
 import yaml
-from _kit import HOUR, Calls, TimedEmulator, seed_offerings, table
+from _kit import HOUR, Calls, HourlyClock, TimedEmulator, seed_offerings, table
 
 from adapters.config import parse_config
 from runners.daemon import Daemon
@@ -39,17 +39,6 @@ from waldur_emulator.federation import Federation
 
 HEX = re.compile(r"[0-9a-f]{32}|[0-9a-f-]{36}")
 TARGET_CALLS = 1.0
-
-
-class HourlyClock:
-    """A monotonic clock one hour further on at every reading: every job is due at every tick."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        self.now += 3600.0
-        return self.now
 
 
 def seed(count: int) -> tuple[TimedEmulator, TimedEmulator, Federation, list[str]]:

@@ -36,7 +36,7 @@ from typing import Any
 import _charts
 import httpx
 import yaml
-from _kit import HOUR, ROOT, table
+from _kit import HOUR, ROOT, HourlyClock, table
 
 from adapters.config import FedcoreConfig, parse_config
 from fedcore.enums import OrderState
@@ -48,17 +48,6 @@ from waldur_emulator import Emulator
 from waldur_emulator.federation import Federation, Side, build_federation
 
 TARGET_MIB = 100.0
-
-
-class HourlyClock:
-    """A monotonic clock one hour further on at every reading: every job is due at every tick."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        self.now += 3600.0
-        return self.now
 
 
 def status_kib(field: str) -> int:
